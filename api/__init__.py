@@ -1,0 +1,79 @@
+"""The Flask app factory: blueprints, OpenAPI, problem+json errors, authentication."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from flask_smorest import Api
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from api import commands, docs, ops, queries
+from api.auth import authenticate, hash_token
+from api.errors import Problem, handle_http_exception, register_error_handlers
+from api.runtime import Runtime
+from domain.settings import Settings
+from domain.store.db import Databases
+from workers.celery_app import make_celery
+from workers.delivery import Delivery, make_gate
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class TallyApi(Api):
+    """flask-smorest, answering its own errors (webargs 422s, Flask 404/405) as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def,override]
+        return handle_http_exception(error)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        API_TITLE="Tally",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    celery = make_celery(settings)
+    runtime = Runtime(
+        settings=settings,
+        databases=Databases(settings.database_url, settings.read_database_url),
+        celery=celery,
+        delivery=Delivery(celery, make_gate(settings)),
+    )
+    app.extensions["tally"] = runtime
+
+    api = TallyApi(app)
+    api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(ops.blp)
+    app.register_blueprint(docs.blp)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _guard_api() -> None:
+        if not request.path.startswith(API_PREFIX + "/"):
+            return
+        authenticate(runtime.databases.write)
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
+        if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
+            raise Problem(415, "Send the body as application/json.")
+
+    if settings.admin_token:
+        try:
+            runtime.bootstrap_admin(hash_token(settings.admin_token))
+        except SQLAlchemyError as error:
+            log.warning("could not create the first admin (run `tally db upgrade`): %s", error)
+    return app

@@ -1,0 +1,184 @@
+"""The `tally` command line. Settings come from the environment (embedded default if unset)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from domain.settings import Settings
+from domain.store import tables
+from domain.store.db import Databases
+
+
+def db_upgrade(settings: Settings) -> None:
+    """Apply migrations to the write and read databases and register the projections."""
+    from migrations import upgrade
+    from readmodels.engine import ensure_checkpoints
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        upgrade(databases.write, "write")
+        upgrade(databases.read, "read")
+        ensure_checkpoints(databases)
+    finally:
+        databases.dispose()
+
+
+def create_token(settings: Settings, email: str) -> str:
+    """Issue a new token for the person with this email."""
+    from api.auth import hash_token, new_token
+    from api.runtime import ADMIN_EMAIL
+
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        with databases.write.begin() as conn:
+            person_id = conn.execute(
+                select(tables.people.c.id).where(tables.people.c.email == email.lower())
+            ).scalar_one_or_none()
+            if person_id is None:
+                hint = f" (the first admin is {ADMIN_EMAIL})" if email != ADMIN_EMAIL else ""
+                raise SystemExit(f"tally: no person with email {email}{hint}")
+            token = new_token()
+            conn.execute(
+                tables.api_tokens.insert().values(
+                    token_hash=hash_token(token),
+                    person_id=person_id,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+        return token
+    finally:
+        databases.dispose()
+
+
+def demo_data(settings: Settings, projects: int) -> dict[str, int]:
+    from api.demo import create_demo_data
+    from readmodels.engine import head_position
+    from readmodels.registry import PROJECTIONS
+    from workers.celery_app import make_celery
+    from workers.delivery import Delivery, make_gate
+
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        counts = create_demo_data(databases, projects=projects)
+        celery = make_celery(settings)
+        Delivery(celery, make_gate(settings)).wake(PROJECTIONS, head_position(databases))
+        return counts
+    finally:
+        databases.dispose()
+
+
+def projections_status(settings: Settings) -> list[dict[str, object]]:
+    from readmodels.status import projection_status
+
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        return projection_status(databases)
+    finally:
+        databases.dispose()
+
+
+def serve(port: int, workers: int) -> None:
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"0.0.0.0:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "api:create_app()",
+        ],
+    )
+
+
+def celery_command(args: Sequence[str]) -> None:
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers", *args])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tally", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run api, worker and beat on the embedded default")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--demo", action="store_true", help="fill an empty system with demo data")
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade"])
+
+    serve_parser = sub.add_parser("serve", help="the API under gunicorn")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--workers", type=int, default=2)
+
+    sub.add_parser("worker", help="a Celery worker (celery worker options follow)", add_help=False)
+    sub.add_parser("beat", help="the periodic sweep", add_help=False)
+
+    admin = sub.add_parser("admin", help="administration")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    token = admin_sub.add_parser("create-token", help="print a new token for a person")
+    token.add_argument("--email", required=True)
+
+    demo = sub.add_parser("demo-data", help="fill the system with realistic data")
+    demo.add_argument("--projects", type=int, default=12)
+
+    projections = sub.add_parser("projections", help="projection operations")
+    projections_sub = projections.add_subparsers(dest="projections_command", required=True)
+    projections_sub.add_parser("status", help="checkpoint, head and lag per projection")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("worker", "beat"):
+        settings = Settings.from_env()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        extra = argv[1:]
+        if argv[0] == "worker":
+            celery_command(["worker", "-E", "--loglevel", "INFO", *extra])
+        else:
+            celery_command(
+                [
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "-s",
+                    str(settings.home / "celerybeat-schedule"),
+                    *extra,
+                ]
+            )
+        return 0
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "dev":
+        from api.dev import run_dev
+
+        return run_dev(settings, port=args.port, demo=args.demo)
+    if args.command == "db":
+        db_upgrade(settings)
+        print("migrations applied to the write and read databases")
+    elif args.command == "serve":
+        serve(args.port, args.workers)
+    elif args.command == "admin":
+        print(create_token(settings, args.email))
+    elif args.command == "demo-data":
+        print(json.dumps(demo_data(settings, args.projects)))
+    elif args.command == "projections":
+        for row in projections_status(settings):
+            print(json.dumps(row, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

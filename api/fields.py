@@ -1,0 +1,87 @@
+"""marshmallow fields for money (a string with 2 decimals) and hours (a number)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from domain.money import cents_from_decimal, format_cents
+
+MONEY_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+MAX_CENTS = 10**15
+
+
+class Money(fields.Field):
+    """Money in, as "1250.00" (or 1250.5); integer cents inside; "1250.00" out."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {}) | {
+            "type": "string",
+            "pattern": MONEY_PATTERN,
+            "example": "1250.00",
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else format_cents(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValidationError('Money is a string with at most 2 decimals, like "1250.00".')
+        text = str(value) if not isinstance(value, float) else repr(value)
+        if not re.fullmatch(MONEY_PATTERN, text):
+            raise ValidationError(
+                'Money is a non-negative amount with at most 2 decimals, like "1250.00".'
+            )
+        cents = cents_from_decimal(Decimal(text))
+        if cents >= MAX_CENTS:
+            raise ValidationError("The amount is too large.")
+        return cents
+
+
+class Hours(fields.Field):
+    """Hours in and out as a JSON number with at most 2 decimals; hundredths inside."""
+
+    def __init__(self, *, minimum_exclusive: float = 0, maximum: float = 24, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {}) | {
+            "type": "number",
+            "exclusiveMinimum": minimum_exclusive,
+            "maximum": maximum,
+            "multipleOf": 0.01,
+        }
+        super().__init__(metadata=metadata, **kwargs)
+        self.minimum_exclusive = Decimal(str(minimum_exclusive))
+        self.maximum = Decimal(str(maximum))
+
+    def _serialize(self, value: int | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value / 100
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Hours are a number, like 7.5.")
+        try:
+            amount = Decimal(repr(value) if isinstance(value, float) else value)
+        except InvalidOperation as error:
+            raise ValidationError("Hours are a number, like 7.5.") from error
+        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError("Hours have at most 2 decimals.")
+        if not self.minimum_exclusive < amount <= self.maximum:
+            raise ValidationError(
+                f"Hours are more than {self.minimum_exclusive} and at most {self.maximum}."
+            )
+        return int(amount * 100)
+
+
+class UtcDateTime(fields.DateTime):
+    """A timestamp in ISO 8601 UTC; naive values (SQLite drops the zone) are UTC."""
+
+    def _serialize(
+        self, value: dt.datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)

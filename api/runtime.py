@@ -1,0 +1,92 @@
+"""What the API process holds: databases, the Celery app for sending, and delivery."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from domain import commands, errors, handlers
+from domain.handlers import Outcome
+from domain.settings import Settings
+from domain.store import tables
+from domain.store.db import Databases
+from domain.store.unit_of_work import SqlUnitOfWork
+from readmodels import engine
+from readmodels.registry import affected_by
+from workers.celery_app import TallyCelery
+from workers.delivery import Delivery
+
+log = logging.getLogger(__name__)
+
+ADMIN_EMAIL = "admin@tally.local"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    databases: Databases
+    celery: TallyCelery
+    delivery: Delivery
+
+    def execute(self, cmd: commands.Command) -> tuple[Outcome, bool]:
+        """Run a command, then project its events; returns (outcome, read models current)."""
+        caller = getattr(g, "caller", None)
+        metadata = {
+            "actor": str(caller.person_id) if caller else None,
+            "command": type(cmd).__name__,
+            "request_id": request.headers.get("X-Request-Id") if request else None,
+            "idempotency_key": request.headers.get("Idempotency-Key") if request else None,
+        }
+        outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, metadata))
+        return outcome, self.after_commit(outcome)
+
+    def after_commit(self, outcome: Outcome) -> bool:
+        """Catch up critical projections in this process, wake the rest; True when current."""
+        if outcome.position is None:
+            return True
+        current = True
+        to_wake = []
+        for projection in affected_by(outcome.event_types):
+            if projection.critical_event_types & outcome.event_types:
+                result = engine.catch_up(
+                    self.databases,
+                    projection,
+                    lock_timeout=self.settings.sync_timeout,
+                    time_slice=self.settings.sync_timeout,
+                )
+                if result.position >= outcome.position:
+                    continue
+                current = False
+            to_wake.append(projection.name)
+        self.delivery.wake(to_wake, outcome.position)
+        return current
+
+    def bootstrap_admin(self, token_hash: str) -> None:
+        """Create the first admin from TALLY_ADMIN_TOKEN when there is no admin yet."""
+        with self.databases.write.connect() as conn:
+            has_admin = conn.execute(
+                select(tables.people.c.id).where(tables.people.c.role == "admin").limit(1)
+            ).first()
+        if has_admin:
+            return
+        cmd = commands.RegisterPerson(
+            first_name="Tally",
+            last_name="Admin",
+            email=ADMIN_EMAIL,
+            role="admin",
+            token_hash=token_hash,
+        )
+        try:
+            outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, {"actor": None}))
+        except errors.DuplicateEmail:
+            return  # another process bootstrapped it first
+        self.delivery.wake(
+            [p.name for p in affected_by(outcome.event_types)], outcome.position or 0
+        )
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["tally"]  # type: ignore[no-any-return]

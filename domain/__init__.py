@@ -1,0 +1,1 @@
+"""Tally's write-side domain: aggregates, commands, events and command handlers."""

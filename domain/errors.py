@@ -1,0 +1,39 @@
+"""Domain errors, translated to problem+json at the API edge (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command was refused by a domain rule."""
+
+
+class NotFound(DomainError):
+    """The aggregate does not exist."""
+
+
+class ValidationFailed(DomainError):
+    """A command's field breaks a rule that only the domain can check."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidReference(ValidationFailed):
+    """A command names another aggregate that does not exist."""
+
+
+class Conflict(DomainError):
+    """The command conflicts with the current state."""
+
+
+class DuplicateEmail(Conflict):
+    """Another person already has this email."""
+
+
+class StaleVersion(DomainError):
+    """The caller's expected version is not the aggregate's current version."""
+
+
+class ConcurrentModification(StaleVersion):
+    """Another transaction changed the aggregate first."""

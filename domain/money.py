@@ -1,0 +1,34 @@
+"""Money as integer cents and hours as integer hundredths, with exact conversions."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    """Integer division rounding halves away from zero (amounts are never negative)."""
+    quotient = Decimal(numerator) / Decimal(denominator)
+    return int(quotient.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def entry_amount_cents(hours_hundredths: int, rate_cents: int) -> int:
+    """An entry's amount: hours times the hourly rate, rounded half up to the cent."""
+    return round_half_up_div(hours_hundredths * rate_cents, 100)
+
+
+def cents_from_decimal(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_exact())
+
+
+def format_cents(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def hundredths_from_decimal(hours: Decimal) -> int:
+    return int((hours * 100).to_integral_exact())
+
+
+def hours_from_hundredths(hundredths: int) -> float:
+    return hundredths / 100

@@ -1,0 +1,46 @@
+"""Settings, read once from the environment at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    read_database_url: str
+    broker_url: str
+    admin_token: str | None = None
+    sync_timeout: float = 2.0
+    min_position_timeout: float = 5.0
+    home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        cwd = Path(env.get("TALLY_HOME_DIR", os.getcwd()))
+        home = cwd / ".tally"
+        database_url = env.get("TALLY_DATABASE_URL") or f"sqlite:///{cwd / 'tally.db'}"
+        return cls(
+            database_url=database_url,
+            read_database_url=env.get("TALLY_READ_DATABASE_URL") or database_url,
+            broker_url=env.get("TALLY_BROKER_URL") or "filesystem://",
+            admin_token=env.get("TALLY_ADMIN_TOKEN") or None,
+            sync_timeout=float(env.get("TALLY_SYNC_TIMEOUT", "2")),
+            min_position_timeout=float(env.get("TALLY_MIN_POSITION_TIMEOUT", "5")),
+            home=home,
+        )
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem://")
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.home / "broker"
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Write-side persistence: tables, repositories, the unit of work and the event log."""

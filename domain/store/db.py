@@ -1,0 +1,81 @@
+"""Engines for PostgreSQL (psycopg 3) and SQLite, with the settings each one needs."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for a bare postgresql:// URL (SQLAlchemy would pick psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so each can start with
+        # BEGIN IMMEDIATE: SQLite has one writer, and taking the write lock up front avoids
+        # the deadlock of two readers upgrading at once (which fails without waiting).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def set_sqlite_busy_timeout(connection: Any, milliseconds: int) -> None:
+    """Bound how long this SQLite connection waits for the write lock (before BEGIN)."""
+    connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+
+
+class Databases:
+    """The write database (aggregates, event log) and the read database (projections)."""
+
+    def __init__(self, write_url: str, read_url: str | None = None) -> None:
+        self.write_url = normalize_url(write_url)
+        self.read_url = normalize_url(read_url or write_url)
+        self.write = make_engine(self.write_url)
+        self.read = self.write if self.same else make_engine(self.read_url)
+
+    @property
+    def same(self) -> bool:
+        return self.write_url == self.read_url
+
+    def dispose(self) -> None:
+        self.write.dispose()
+        if not self.same:
+            self.read.dispose()

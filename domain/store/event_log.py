@@ -1,0 +1,109 @@
+"""The event log: the outbox and the audit trail, kept forever.
+
+Positions must grow in commit order, not insert order. If transaction A took position 10 and B
+took 11, and B committed first, a projector that had already advanced past 11 would never see
+10. So on PostgreSQL every appending transaction takes one transaction-scoped advisory lock as
+its last step before commit and only then draws its positions: the lock is held until commit,
+so whoever draws a higher position commits later. The cost is that appends (only the final
+insert and the commit) are serialized. SQLite has a single writer already, and every write
+transaction there begins IMMEDIATE. A rolled-back append leaves a gap that is never filled,
+which readers may safely pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from domain.events import Event
+from domain.store.tables import event_log
+
+EVENT_LOG_LOCK_KEY = 0x7A11E7  # an arbitrary constant that names the event log's append lock
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    aggregate_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    event: Event
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    aggregate_version: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]:
+    """Append events as the last step of a transaction; returns their positions."""
+    if not pending:
+        return []
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY)))
+    recorded_at = dt.datetime.now(dt.UTC)
+    positions = []
+    for item in pending:
+        result = connection.execute(
+            insert(event_log)
+            .values(
+                event_id=uuid.uuid4(),
+                event_type=item.event.event_type,
+                schema_version=item.event.schema_version,
+                aggregate_type=item.aggregate_type,
+                aggregate_id=item.aggregate_id,
+                aggregate_version=item.aggregate_version,
+                data=item.event.payload(),
+                metadata=item.metadata,
+                recorded_at=recorded_at,
+            )
+            .returning(event_log.c.position)
+        )
+        positions.append(result.scalar_one())
+    return positions
+
+
+def read_after(connection: Connection, position: int, limit: int) -> list[RecordedEvent]:
+    rows = connection.execute(
+        select(event_log)
+        .where(event_log.c.position > position)
+        .order_by(event_log.c.position)
+        .limit(limit)
+    )
+    return [RecordedEvent(**row._mapping) for row in rows]
+
+
+def read_types_after(
+    connection: Connection, position: int, limit: int, event_types: Iterable[str]
+) -> list[RecordedEvent]:
+    rows = connection.execute(
+        select(event_log)
+        .where(event_log.c.position > position, event_log.c.event_type.in_(list(event_types)))
+        .order_by(event_log.c.position)
+        .limit(limit)
+    )
+    return [RecordedEvent(**row._mapping) for row in rows]
+
+
+def head_position(connection: Connection) -> int:
+    return connection.execute(select(func.coalesce(func.max(event_log.c.position), 0))).scalar_one()
+
+
+def recorded_at_of(connection: Connection, position: int) -> dt.datetime | None:
+    return connection.execute(
+        select(event_log.c.recorded_at).where(event_log.c.position == position)
+    ).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""Read side: read tables, projectors, queries, the projection engine and verify."""

@@ -1,0 +1,85 @@
+"""What a projection is: named read tables plus a projector for some event types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.store.event_log import RecordedEvent
+from domain.store.tables import NAMING_CONVENTION
+
+SHADOW_SUFFIX = "__rebuild"
+
+
+class TableSet:
+    """A projection's tables by their live names, pointing at live or shadow tables."""
+
+    def __init__(self, tables: Mapping[str, Table]) -> None:
+        self._tables = dict(tables)
+
+    def __getattr__(self, name: str) -> Table:
+        try:
+            return self._tables[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._tables.values())
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return self._tables.items()
+
+
+Handler = Callable[[Connection, TableSet, RecordedEvent], None]
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str
+    version: int
+    tables: tuple[Table, ...]
+    handlers: Mapping[str, Handler]
+    key: Callable[[RecordedEvent], str]
+    critical_event_types: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self.handlers)
+
+    def live_tables(self) -> TableSet:
+        return TableSet({table.name: table for table in self.tables})
+
+    def shadow_tables(self) -> TableSet:
+        shadow_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+        return TableSet(
+            {
+                table.name: table.to_metadata(shadow_metadata, name=table.name + SHADOW_SUFFIX)
+                for table in self.tables
+            }
+        )
+
+    def apply(self, connection: Connection, tables: TableSet, event: RecordedEvent) -> None:
+        self.handlers[event.event_type](connection, tables, event)
+
+
+def upsert(
+    connection: Connection, table: Table, values: dict[str, Any], key: tuple[str, ...]
+) -> None:
+    """Insert a row, or update the existing row with the same key."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(values)
+    updates = {name: statement.excluded[name] for name in values if name not in key}
+    connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=updates))
+
+
+def key_by(field_name: str) -> Callable[[RecordedEvent], str]:
+    """Key events by a payload field when they have it, else by their aggregate."""
+
+    def key(event: RecordedEvent) -> str:
+        return str(event.data.get(field_name) or event.aggregate_id)
+
+    return key

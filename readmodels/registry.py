@@ -1,0 +1,14 @@
+"""Every projection the engine runs, by name."""
+
+from __future__ import annotations
+
+from readmodels import dashboards
+from readmodels.projection import Projection
+
+PROJECTIONS: dict[str, Projection] = {
+    projection.name: projection for projection in (dashboards.projection,)
+}
+
+
+def affected_by(event_types: set[str] | frozenset[str]) -> list[Projection]:
+    return [p for p in PROJECTIONS.values() if p.event_types & event_types]

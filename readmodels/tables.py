@@ -1,0 +1,107 @@
+"""Read-database tables: projection bookkeeping and each projection's read tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from domain.store.tables import NAMING_CONVENTION
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Position = BigInteger()
+
+projection_checkpoints = Table(
+    "projection_checkpoints",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", Position, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("last_progress_at", DateTime(timezone=True)),
+    Column("failing_position", Position),
+    Column("failing_attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime(timezone=True)),
+)
+
+parked_events = Table(
+    "parked_events",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("position", Position, primary_key=True),
+    Column("event_key", String(100), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_parked_events_projection_event_key", "projection", "event_key"),
+)
+
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("projection", String(100), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("detail", Json, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# project_dashboards: one row per project, plus the names it copies from other aggregates.
+project_dashboards = Table(
+    "project_dashboards",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("client_id", Uuid, nullable=False),
+    Column("client_name", String(200), nullable=False),
+    Column("manager_id", Uuid, nullable=False),
+    Column("manager_name", String(401), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("budget_cents", BigInteger, nullable=False),
+    Column("total_hundredths", BigInteger, nullable=False),
+    Column("billable_hundredths", BigInteger, nullable=False),
+    Column("billed_cents", BigInteger, nullable=False),
+    Column("budget_used_pct", Numeric(12, 1), nullable=False),
+    Column("active_task_count", Integer, nullable=False),
+    Column("completed_task_count", Integer, nullable=False),
+    Column("team", Json, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_project_dashboards_client_id_name", "client_id", "name", "project_id"),
+    Index("ix_project_dashboards_manager_id_name", "manager_id", "name", "project_id"),
+    Index("ix_project_dashboards_name", "name", "project_id"),
+    Index("ix_project_dashboards_budget_used_pct", "budget_used_pct", "project_id"),
+)
+
+project_dashboards__clients = Table(
+    "project_dashboards__clients",
+    metadata,
+    Column("client_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+project_dashboards__people = Table(
+    "project_dashboards__people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("name", String(401), nullable=False),
+)
