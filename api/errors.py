@@ -114,15 +114,14 @@ def handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     headers = {name: value for name, value in error.get_headers() if name.lower() == "allow"}
     data = getattr(error, "data", None)
-    if status == 422 and data and "messages" in data:
-        return problem_response(
-            422,
-            "The request has invalid fields.",
-            errors=_flatten_messages(data["messages"]),
-        )
-    if status == 400 and data and "messages" in data:
-        fields = _flatten_messages(data["messages"])
-        return problem_response(400, "The request could not be parsed.", errors=fields)
+    if status in (400, 422) and data and "messages" in data:
+        messages = data["messages"]
+        fields = _flatten_messages(messages)
+        if status == 400:
+            return problem_response(400, "The request could not be parsed.", errors=fields)
+        if isinstance(messages, dict) and "query" in messages:
+            return problem_response(400, "A query parameter is invalid.", errors=fields)
+        return problem_response(422, "The request has invalid fields.", errors=fields)
     detail = error.description or TITLES.get(status, "Error")
     return problem_response(status, detail, headers=headers)
 

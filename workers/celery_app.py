@@ -57,6 +57,7 @@ def make_celery(settings: Settings) -> TallyCelery:
         beat_schedule={
             "sweep": {"task": "tally.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
         },
+        beat_sync_every=10,
         beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
         worker_hijack_root_logger=False,
     )

@@ -1,0 +1,55 @@
+"""A real Celery worker process projects events; runs on both stacks."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from readmodels.engine import checkpoint_position
+from tests.support.api import create_client, create_person, create_project
+from tests.support.stack import Process, Stack, start_worker, wait_until
+
+
+def test_a_worker_process_projects_a_rename_into_the_dashboard(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, worker: Process
+) -> None:
+    client_id = create_client(client, admin, "Acme")
+    manager_id = create_person(client, admin, "ann@example.com")["id"]
+    project = create_project(client, admin, client_id, manager_id)
+    renamed = client.patch(
+        f"/api/v1/clients/{client_id}", json={"name": "Acme Holdings"}, headers=admin
+    )
+    assert renamed.status_code == 200
+    position = renamed.get_json()["position"]
+
+    # ClientRenamed is not on the sync path: only the worker can bring it to the dashboard.
+    dashboard = client.get(
+        f"/api/v1/projects/{project['id']}/dashboard?min_position={position}", headers=admin
+    )
+    assert dashboard.status_code == 200
+    assert dashboard.get_json()["client_name"] == "Acme Holdings"
+    assert int(dashboard.headers["X-Projection-Position"]) >= position
+    assert "catch_up project_dashboards" in worker.output()
+
+
+def test_events_committed_while_no_worker_runs_are_projected_once_one_starts(
+    client: FlaskClient, admin: dict[str, str], stack: Stack
+) -> None:
+    client_id = create_client(client, admin, "Acme")
+    manager_id = create_person(client, admin, "ann@example.com")["id"]
+    project = create_project(client, admin, client_id, manager_id)
+    for name in ("B", "C", "D"):
+        client.patch(f"/api/v1/clients/{client_id}", json={"name": name}, headers=admin)
+    last = client.patch(f"/api/v1/clients/{client_id}", json={"name": "Final"}, headers=admin)
+    position = last.get_json()["position"]
+    assert checkpoint_position(stack.databases, "project_dashboards") < position
+
+    worker = start_worker(stack)
+    try:
+        wait_until(
+            lambda: checkpoint_position(stack.databases, "project_dashboards") >= position,
+            message="the worker did not catch up",
+        )
+    finally:
+        worker.stop()
+    row = client.get(f"/api/v1/projects/{project['id']}/dashboard", headers=admin).get_json()
+    assert row["client_name"] == "Final"

@@ -1,0 +1,206 @@
+"""A Tally stack for tests: databases migrated and emptied, a broker, and real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from sqlalchemy import MetaData, text
+
+from domain.settings import Settings
+from domain.store import tables as write_tables
+from domain.store.db import Databases, is_sqlite
+from migrations import upgrade
+from readmodels import tables as read_tables
+from readmodels.engine import ensure_checkpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stack:
+    name: str
+    settings: Settings
+    databases: Databases
+    workdir: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+        return env | {
+            "TALLY_DATABASE_URL": self.settings.database_url,
+            "TALLY_READ_DATABASE_URL": self.settings.read_database_url,
+            "TALLY_BROKER_URL": self.settings.broker_url,
+            "TALLY_HOME_DIR": str(self.workdir),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def reset(self) -> None:
+        """Empty every table, reset checkpoints, and drop queued tasks."""
+        for engine, metadata in (
+            (self.databases.write, write_tables.metadata),
+            (self.databases.read, read_tables.metadata),
+        ):
+            _truncate(engine, metadata)
+        ensure_checkpoints(self.databases)
+        if self.settings.broker_url.startswith("redis://"):
+            redis.Redis.from_url(self.settings.broker_url).flushdb()
+        else:
+            for path in self.settings.broker_folder.glob("**/*.msg"):
+                path.unlink()
+
+
+def _truncate(engine, metadata: MetaData) -> None:  # type: ignore[no-untyped-def]
+    names = [table.name for table in metadata.sorted_tables]
+    with engine.begin() as conn:
+        if is_sqlite(engine):
+            for name in reversed(names):
+                conn.execute(text(f'DELETE FROM "{name}"'))
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+        else:
+            quoted = ", ".join(f'"{name}"' for name in names)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+def build_stack(name: str, database_url: str, broker_url: str, workdir: Path) -> Stack:
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_env(
+        {
+            "TALLY_DATABASE_URL": database_url,
+            "TALLY_BROKER_URL": broker_url,
+            "TALLY_HOME_DIR": str(workdir),
+            "TALLY_SYNC_TIMEOUT": "2",
+            "TALLY_MIN_POSITION_TIMEOUT": "5",
+        }
+    )
+    databases = Databases(settings.database_url, settings.read_database_url)
+    if not is_sqlite(databases.write):
+        with databases.write.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade(databases.write, "write")
+    upgrade(databases.read, "read")
+    ensure_checkpoints(databases)
+    return Stack(name=name, settings=settings, databases=databases, workdir=workdir)
+
+
+class Process:
+    """A child process with its output in a file, stopped (or killed) by the test."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            command,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=env["TALLY_HOME_DIR"],
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, marker: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker in self.output():
+                return
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not print {marker!r}:\n{self.output()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no chance to ack, release or clean up."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+        self._log.close()
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def start_worker(stack: Stack, *extra: str, env: dict[str, str] | None = None) -> Process:
+    worker = Process(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-E",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"test-{time.monotonic_ns()}@%h",
+            *extra,
+        ],
+        stack.env() | (env or {}),
+        stack.workdir,
+    )
+    worker.wait_for_output("ready.")
+    return worker
+
+
+def start_beat(stack: Stack) -> Process:
+    beat = Process(
+        "beat",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-s",
+            str(stack.workdir / f"beat-{time.monotonic_ns()}"),
+        ],
+        stack.env(),
+        stack.workdir,
+    )
+    beat.wait_for_output("beat: Starting")
+    return beat
+
+
+@contextmanager
+def running(process: Process) -> Iterator[Process]:
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def wait_until(predicate, timeout: float = 20, interval: float = 0.05, message: str = ""):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(message or "condition not met in time")
+        time.sleep(interval)

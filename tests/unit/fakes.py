@@ -1,0 +1,60 @@
+"""An in-memory unit of work for handler tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Self
+
+
+class FakeRepository:
+    def __init__(self) -> None:
+        self.items: dict[uuid.UUID, Any] = {}
+
+    def add(self, aggregate: Any) -> None:
+        self.items[aggregate.id] = aggregate
+
+    def get(self, aggregate_id: uuid.UUID) -> Any:
+        return self.items.get(aggregate_id)
+
+
+class FakePeople(FakeRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: dict[str, uuid.UUID] = {}
+
+    def email_taken(self, email: str) -> bool:
+        return any(p.email == email.lower() for p in self.items.values())
+
+    def add_token(self, person_id: uuid.UUID, token_hash: str) -> None:
+        self.tokens[token_hash] = person_id
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.clients = FakeRepository()
+        self.people = FakePeople()
+        self.projects = FakeRepository()
+        self.committed = False
+        self.log: list[tuple[str, Any]] = []
+        self.last_position: int | None = None
+        self.event_types: set[str] = set()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.event_types = set()
+        for repository in (self.clients, self.people, self.projects):
+            for aggregate in repository.items.values():
+                for event, _version in aggregate.pending_events:
+                    self.log.append((event.event_type, event))
+                    self.event_types.add(event.event_type)
+                aggregate.pending_events.clear()
+        self.last_position = len(self.log) or None
+        self.committed = True
+
+    def rollback(self) -> None:
+        pass
