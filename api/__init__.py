@@ -9,7 +9,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from api import commands, docs, ops, queries
+from api import commands, docs, operations, queries
 from api.auth import authenticate, hash_token
 from api.errors import Problem, handle_http_exception, register_error_handlers
 from api.runtime import Runtime
@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = TallyApi(app)
     api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
     api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
-    app.register_blueprint(ops.blp)
+    api.register_blueprint(operations.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(operations.health_blp)
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 

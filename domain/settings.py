@@ -16,6 +16,8 @@ class Settings:
     admin_token: str | None = None
     sync_timeout: float = 2.0
     min_position_timeout: float = 5.0
+    projection_max_attempts: int = 5
+    projection_retry_base: float = 0.5
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -31,6 +33,8 @@ class Settings:
             admin_token=env.get("TALLY_ADMIN_TOKEN") or None,
             sync_timeout=float(env.get("TALLY_SYNC_TIMEOUT", "2")),
             min_position_timeout=float(env.get("TALLY_MIN_POSITION_TIMEOUT", "5")),
+            projection_max_attempts=int(env.get("TALLY_PROJECTION_MAX_ATTEMPTS", "5")),
+            projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
             home=home,
         )
 

@@ -5,27 +5,50 @@ read-database transaction, holding the checkpoint row's lock: a task delivered t
 workers woken for the same projection, cannot apply an event twice. A worker that finds the
 row locked leaves the work to the holder; the holder re-reads the head after it releases the
 lock, so an event committed while it held the lock (whose wakeup was the one skipped) is seen.
+
+A batch runs without savepoints. When a projector raises (anything but a lost database
+connection, which the caller retries forever), the batch is rolled back and run again event
+by event, each in a savepoint: the events before the failing one are kept, the failing one is
+retried with capped exponential backoff, and after the last attempt it is parked with its
+error, as is every later event with the same key, so per-key order holds while other keys go
+on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from domain.store import event_log
 from domain.store.db import Databases, is_sqlite, set_sqlite_busy_timeout
+from domain.store.event_log import RecordedEvent
 from readmodels.projection import Projection, TableSet
 from readmodels.registry import PROJECTIONS
-from readmodels.tables import projection_checkpoints
+from readmodels.tables import parked_events, projection_checkpoints
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 TIME_SLICE_SECONDS = 2.0
+SQLITE_DEFAULT_BUSY_MS = 30_000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
 
 @dataclass(frozen=True)
@@ -35,10 +58,31 @@ class CatchUpResult:
     applied: int
     caught_up: bool
     busy: bool = False
+    retry_at: dt.datetime | None = None
 
 
 class CheckpointBusy(Exception):
     """Another worker holds this projection's checkpoint lock."""
+
+
+class ProjectorFailed(Exception):
+    """A projector raised while applying an event (not a lost connection)."""
+
+    def __init__(self, event: RecordedEvent, error: Exception) -> None:
+        super().__init__(f"{event.event_type} at {event.position}: {error!r}")
+        self.event = event
+        self.error = error
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back without their zone; they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def ensure_checkpoints(dbs: Databases) -> None:
@@ -71,10 +115,10 @@ def checkpoint_of(conn: Connection, name: str) -> int:
 
 
 @contextmanager
-def _locked_checkpoint(
+def locked_checkpoint(
     dbs: Databases, name: str, lock_timeout: float | None
-) -> Iterator[tuple[Connection, int]]:
-    """Open a read transaction holding the checkpoint's lock; yield it and the position.
+) -> Iterator[tuple[Connection, Any]]:
+    """Open a read transaction holding the checkpoint's lock; yield it and the row.
 
     With lock_timeout None, a lock held elsewhere raises CheckpointBusy at once; otherwise the
     call waits up to lock_timeout seconds for it.
@@ -85,26 +129,24 @@ def _locked_checkpoint(
             set_sqlite_busy_timeout(conn, int((lock_timeout or 0) * 1000))
         try:
             with conn.begin():
-                query = select(projection_checkpoints.c.position).where(
-                    projection_checkpoints.c.name == name
-                )
+                query = select(projection_checkpoints).where(projection_checkpoints.c.name == name)
                 if not sqlite:
                     if lock_timeout is None:
                         query = query.with_for_update(skip_locked=True)
                     else:
                         conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}"))
                         query = query.with_for_update()
-                position = conn.execute(query).scalar_one_or_none()
-                if position is None:
+                row = conn.execute(query).one_or_none()
+                if row is None:
                     raise CheckpointBusy(name)
-                yield conn, position
+                yield conn, row
         except OperationalError as error:
             if _is_lock_timeout(error):
                 raise CheckpointBusy(name) from error
             raise
         finally:
             if sqlite:
-                set_sqlite_busy_timeout(conn, 30_000)
+                set_sqlite_busy_timeout(conn, SQLITE_DEFAULT_BUSY_MS)
 
 
 def _is_lock_timeout(error: OperationalError) -> bool:
@@ -112,73 +154,238 @@ def _is_lock_timeout(error: OperationalError) -> bool:
     return sqlstate == "55P03" or "database is locked" in str(error.orig)
 
 
+def read_events(
+    dbs: Databases, conn: Connection, projection: Projection, position: int, limit: int
+) -> tuple[list[RecordedEvent], int]:
+    """Events after position that the projection handles, and the head read before them.
+
+    Every position at or below that head was committed or rolled back before the head's own
+    transaction took the append lock; so when fewer than `limit` events come back, the
+    checkpoint may jump to the head, past events of other types.
+    """
+    if dbs.same:
+        return _read(conn, projection, position, limit)
+    with dbs.write.connect() as write_conn:
+        return _read(write_conn, projection, position, limit)
+
+
+def _read(
+    conn: Connection, projection: Projection, position: int, limit: int
+) -> tuple[list[RecordedEvent], int]:
+    head = event_log.head_position(conn)
+    events = event_log.read_types_after(conn, position, limit, projection.event_types)
+    return events, head
+
+
+def parked_keys(conn: Connection, name: str) -> set[str]:
+    return set(
+        conn.execute(
+            select(parked_events.c.event_key).where(parked_events.c.projection == name).distinct()
+        ).scalars()
+    )
+
+
+def park(conn: Connection, projection: Projection, event: RecordedEvent, error: str) -> None:
+    conn.execute(
+        insert(parked_events).values(
+            projection=projection.name,
+            position=event.position,
+            event_key=projection.key(event),
+            event_type=event.event_type,
+            error=error[:4000],
+            parked_at=now(),
+        )
+    )
+
+
+@dataclass
+class BatchOutcome:
+    position: int
+    applied: int
+    caught_up: bool
+    retry_at: dt.datetime | None = None
+
+
 def run_batch(
     dbs: Databases,
     projection: Projection,
     tables: TableSet,
     *,
+    policy: RetryPolicy,
     lock_timeout: float | None = None,
     batch_size: int = BATCH_SIZE,
-) -> tuple[int, int, bool]:
-    """Apply one batch; returns (new position, events applied, caught up)."""
-    with _locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, position):
-        if dbs.same:
-            events, head = _read_batch(conn, projection, position, batch_size)
-        else:
-            with dbs.write.connect() as write_conn:
-                events, head = _read_batch(write_conn, projection, position, batch_size)
+) -> BatchOutcome:
+    """Apply one batch under the checkpoint lock; isolate a failing event if one raises."""
+    try:
+        with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
+            retry_at = aware(checkpoint.retry_at)
+            if retry_at is not None and retry_at > now():
+                return BatchOutcome(checkpoint.position, 0, caught_up=False, retry_at=retry_at)
+            events, head = read_events(dbs, conn, projection, checkpoint.position, batch_size)
+            keys = parked_keys(conn, projection.name)
+            for event in events:
+                if keys and projection.key(event) in keys:
+                    park(conn, projection, event, "an earlier event with this key is parked")
+                    continue
+                try:
+                    projection.apply(conn, tables, event)
+                except OperationalError:
+                    raise
+                except Exception as error:
+                    raise ProjectorFailed(event, error) from error
+            caught_up = len(events) < batch_size
+            last = events[-1].position if events else checkpoint.position
+            position = max(last, head) if caught_up else last
+            _advance(conn, projection.name, checkpoint, position, len(events))
+            return BatchOutcome(position, len(events), caught_up)
+    except ProjectorFailed as failure:
+        log.warning("projection %s failed, isolating: %s", projection.name, failure)
+        return _run_isolated(dbs, projection, tables, policy, lock_timeout, failure)
+
+
+def _advance(
+    conn: Connection, name: str, checkpoint: Any, position: int, applied: int, **extra: Any
+) -> None:
+    values: dict[str, Any] = {"position": position, "updated_at": now()} | extra
+    if position > checkpoint.position:
+        values["last_progress_at"] = values["updated_at"]
+        if checkpoint.failing_position is not None and position >= checkpoint.failing_position:
+            values |= {"failing_position": None, "failing_attempts": 0, "retry_at": None}
+    if applied:
+        values["events_applied"] = projection_checkpoints.c.events_applied + applied
+    conn.execute(
+        update(projection_checkpoints).where(projection_checkpoints.c.name == name).values(values)
+    )
+
+
+def _run_isolated(
+    dbs: Databases,
+    projection: Projection,
+    tables: TableSet,
+    policy: RetryPolicy,
+    lock_timeout: float | None,
+    failure: ProjectorFailed,
+) -> BatchOutcome:
+    """Re-run up to the failing event one savepoint per event; retry or park the failure."""
+    with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
+        limit = failure.event.position - checkpoint.position
+        events, _head = read_events(dbs, conn, projection, checkpoint.position, max(limit, 1))
+        keys = parked_keys(conn, projection.name)
+        position = checkpoint.position
+        applied = 0
         for event in events:
-            projection.apply(conn, tables, event)
-        caught_up = len(events) < batch_size
-        new_position = (
-            max(head, events[-1].position if events else 0) if caught_up else (events[-1].position)
-        )
-        new_position = max(new_position, position)
-        now = dt.datetime.now(dt.UTC)
-        values: dict[str, object] = {"position": new_position, "updated_at": now}
-        if new_position > position:
-            values["last_progress_at"] = now
-        conn.execute(
-            update(projection_checkpoints)
-            .where(projection_checkpoints.c.name == projection.name)
-            .values(values)
-        )
-        return new_position, len(events), caught_up
+            if event.position > failure.event.position:
+                break
+            if projection.key(event) in keys:
+                park(conn, projection, event, "an earlier event with this key is parked")
+                position = event.position
+                continue
+            try:
+                with conn.begin_nested():
+                    projection.apply(conn, tables, event)
+            except OperationalError:
+                raise
+            except Exception as error:
+                return _record_failure(
+                    conn, projection, checkpoint, policy, event, error, position, applied, keys
+                )
+            applied += 1
+            position = event.position
+        _advance(conn, projection.name, checkpoint, position, applied)
+        return BatchOutcome(position, applied, caught_up=False)
 
 
-def _read_batch(
-    conn: Connection, projection: Projection, position: int, batch_size: int
-) -> tuple[list[event_log.RecordedEvent], int]:
-    # The head is read before the events: every position at or below it was committed or
-    # rolled back before the head's own transaction took the append lock, so once fewer than
-    # batch_size events come back the checkpoint may jump to the head past other types.
-    head = event_log.head_position(conn)
-    events = event_log.read_types_after(conn, position, batch_size, projection.event_types)
-    return events, head
+def _record_failure(
+    conn: Connection,
+    projection: Projection,
+    checkpoint: Any,
+    policy: RetryPolicy,
+    event: RecordedEvent,
+    error: Exception,
+    position: int,
+    applied: int,
+    keys: set[str],
+) -> BatchOutcome:
+    message = f"{event.event_type} at position {event.position}: {error!r}"
+    same_event = checkpoint.failing_position == event.position
+    attempts = (checkpoint.failing_attempts if same_event else 0) + 1
+    common = {
+        "last_error": message[:4000],
+        "last_error_at": now(),
+        "failures": projection_checkpoints.c.failures + 1,
+    }
+    if attempts >= policy.max_attempts:
+        log.error("projection %s parks %s after %d attempts", projection.name, message, attempts)
+        park(conn, projection, event, message)
+        keys.add(projection.key(event))
+        _advance(
+            conn,
+            projection.name,
+            checkpoint,
+            event.position,
+            applied,
+            **common,
+            failing_position=None,
+            failing_attempts=0,
+            retry_at=None,
+        )
+        return BatchOutcome(event.position, applied, caught_up=False)
+    retry_at = now() + dt.timedelta(seconds=policy.delay(attempts))
+    log.warning(
+        "projection %s: attempt %d failed, retry at %s: %s",
+        projection.name,
+        attempts,
+        retry_at,
+        message,
+    )
+    _advance(
+        conn,
+        projection.name,
+        checkpoint,
+        position,
+        applied,
+        **common,
+        failing_position=event.position,
+        failing_attempts=attempts,
+        retry_at=retry_at,
+    )
+    return BatchOutcome(position, applied, caught_up=False, retry_at=retry_at)
 
 
 def catch_up(
     dbs: Databases,
     projection: Projection,
     *,
+    policy: RetryPolicy | None = None,
     time_slice: float = TIME_SLICE_SECONDS,
     lock_timeout: float | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> CatchUpResult:
     """Apply batches until the projection reaches the head or the time slice runs out."""
+    policy = policy or RetryPolicy()
     deadline = time.monotonic() + time_slice
     tables = projection.live_tables()
     applied = 0
     position = 0
     while True:
         try:
-            position, count, caught_up = run_batch(
-                dbs, projection, tables, lock_timeout=lock_timeout, batch_size=batch_size
+            outcome = run_batch(
+                dbs,
+                projection,
+                tables,
+                policy=policy,
+                lock_timeout=lock_timeout,
+                batch_size=batch_size,
             )
         except CheckpointBusy:
             return CatchUpResult(projection.name, position, applied, caught_up=False, busy=True)
-        applied += count
-        if caught_up and head_position(dbs) <= position:
+        position = outcome.position
+        applied += outcome.applied
+        if outcome.retry_at is not None:
+            return CatchUpResult(
+                projection.name, position, applied, caught_up=False, retry_at=outcome.retry_at
+            )
+        if outcome.caught_up and head_position(dbs) <= position:
             return CatchUpResult(projection.name, position, applied, caught_up=True)
         if time.monotonic() >= deadline:
             return CatchUpResult(projection.name, position, applied, caught_up=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import conv
 
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
@@ -55,12 +56,15 @@ class Projection:
 
     def shadow_tables(self) -> TableSet:
         shadow_metadata = MetaData(naming_convention=NAMING_CONVENTION)
-        return TableSet(
-            {
-                table.name: table.to_metadata(shadow_metadata, name=table.name + SHADOW_SUFFIX)
-                for table in self.tables
-            }
-        )
+        shadows = {}
+        for table in self.tables:
+            shadow = table.to_metadata(shadow_metadata, name=table.name + SHADOW_SUFFIX)
+            # Index and constraint names are schema-wide on PostgreSQL: give the shadow its own.
+            shadow.primary_key.name = conv(f"pk_{shadow.name}")
+            for index in shadow.indexes:
+                index.name = conv(f"{index.name}{SHADOW_SUFFIX}")
+            shadows[table.name] = shadow
+        return TableSet(shadows)
 
     def apply(self, connection: Connection, tables: TableSet, event: RecordedEvent) -> None:
         self.handlers[event.event_type](connection, tables, event)

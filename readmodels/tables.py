@@ -37,8 +37,12 @@ projection_checkpoints = Table(
     Column("last_progress_at", DateTime(timezone=True)),
     Column("failing_position", Position),
     Column("failing_attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True)),
     Column("last_error", Text),
     Column("last_error_at", DateTime(timezone=True)),
+    Column("rebuild_heartbeat_at", DateTime(timezone=True)),
+    Column("events_applied", BigInteger, nullable=False, server_default="0"),
+    Column("failures", BigInteger, nullable=False, server_default="0"),
 )
 
 parked_events = Table(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Any
 
 from celery import Task, shared_task
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from readmodels import engine
+from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
+from readmodels.tables import projection_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -21,30 +25,78 @@ def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_SECONDS) -
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
+def catch_up_signature(app, projection: str, position: int):  # type: ignore[no-untyped-def]
+    return app.signature(
+        "tally.catch_up", args=(projection, position), shadow=f"catch_up {projection} to {position}"
+    )
+
+
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
     """Bring one projection up to (at least) position."""
-    databases = self.app.databases
+    settings = self.app.settings
+    policy = engine.RetryPolicy(
+        max_attempts=settings.projection_max_attempts, base_delay=settings.projection_retry_base
+    )
     try:
-        result = engine.catch_up(databases, PROJECTIONS[projection])
+        result = engine.catch_up(self.app.databases, PROJECTIONS[projection], policy=policy)
     except OperationalError as error:
+        # The database is unreachable (or locked): retry forever, backing off.
         log.warning("database unavailable for %s, retrying: %s", projection, error)
         raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
-    if not result.caught_up and not result.busy:
-        self.app.send_task(
-            "tally.catch_up",
-            args=(projection, position),
-            shadow=f"catch_up {projection} to {position}",
-        )
+    if result.retry_at is not None:
+        catch_up_signature(self.app, projection, position).apply_async(eta=result.retry_at)
+    elif not result.caught_up and not result.busy:
+        catch_up_signature(self.app, projection, position).apply_async()
     return result.position
 
 
+@shared_task(bind=True, name="tally.rebuild", acks_late=True)
+def rebuild_projection(self: Task, projection: str, only_if_outdated: bool = False) -> int:
+    """Rebuild one projection into shadow tables and swap them in."""
+    if only_if_outdated and not needs_rebuild(self.app.databases, projection):
+        return 0
+    try:
+        return rebuild(self.app.databases, PROJECTIONS[projection]).events
+    except RebuildInProgress:
+        log.info("a rebuild of %s is already running", projection)
+        return 0
+
+
 @shared_task(bind=True, name="tally.sweep", acks_late=True)
-def sweep(self: Task) -> list[str]:
-    """Enqueue a catch-up for every projection behind the head of the event log."""
+def sweep(self: Task) -> dict[str, list[str]]:
+    """Wake every projection behind the head; rebuild those whose projector version changed."""
     databases = self.app.databases
     head = engine.head_position(databases)
-    behind = [name for name in PROJECTIONS if engine.checkpoint_position(databases, name) < head]
-    for name in behind:
-        self.app.send_task("tally.catch_up", args=(name, head), shadow=f"catch_up {name} to {head}")
-    return behind
+    with databases.read.connect() as conn:
+        checkpoints = {row.name: row for row in conn.execute(select(projection_checkpoints))}
+    behind, outdated = [], []
+    for name, projection in PROJECTIONS.items():
+        checkpoint = checkpoints.get(name)
+        if checkpoint is None:
+            continue
+        if _outdated(checkpoint, projection.version):
+            outdated.append(name)
+            self.app.send_task("tally.rebuild", args=(name, True), shadow=f"rebuild {name}")
+        elif checkpoint.position < head:
+            behind.append(name)
+            catch_up_signature(self.app, name, head).apply_async()
+    return {"behind": behind, "rebuilding": outdated}
+
+
+def _outdated(checkpoint: Any, version: int) -> bool:
+    """The projector's version changed, and no live rebuild is under way."""
+    if checkpoint.version == version:
+        return False
+    heartbeat = engine.aware(checkpoint.rebuild_heartbeat_at)
+    return checkpoint.status != "rebuilding" or (
+        heartbeat is None or heartbeat < engine.now() - STALE_REBUILD
+    )
+
+
+def needs_rebuild(databases: Any, name: str) -> bool:
+    with databases.read.connect() as conn:
+        checkpoint = conn.execute(
+            select(projection_checkpoints).where(projection_checkpoints.c.name == name)
+        ).one()
+    return _outdated(checkpoint, PROJECTIONS[name].version)

@@ -107,3 +107,12 @@ def recorded_at_of(connection: Connection, position: int) -> dt.datetime | None:
     return connection.execute(
         select(event_log.c.recorded_at).where(event_log.c.position == position)
     ).scalar_one_or_none()
+
+
+def read_positions(connection: Connection, positions: Sequence[int]) -> list[RecordedEvent]:
+    rows = connection.execute(
+        select(event_log)
+        .where(event_log.c.position.in_(list(positions)))
+        .order_by(event_log.c.position)
+    )
+    return [RecordedEvent(**row._mapping) for row in rows]

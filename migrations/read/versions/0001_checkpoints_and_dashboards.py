@@ -111,8 +111,12 @@ def upgrade() -> None:
         sa.Column("last_progress_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failing_position", sa.BigInteger(), nullable=True),
         sa.Column("failing_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("rebuild_heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("events_applied", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("failures", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_projection_checkpoints")),
     )
 

@@ -1,0 +1,174 @@
+"""Operations: health, readiness, and the projections (status, rebuild, parked events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from api.auth import current_caller, require_role
+from api.errors import Problem, problem_response
+from api.fields import UtcDateTime
+from api.runtime import runtime
+from api.schemas import BodySchema
+from readmodels import parking
+from readmodels.registry import PROJECTIONS
+from readmodels.status import projection_status
+
+health_blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+blp = Blueprint("operations", __name__, description="Projection operations (admin).")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class ProjectionStatusSchema(Schema):
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    checkpoint = fields.Integer(required=True)
+    head = fields.Integer(required=True)
+    lag_events = fields.Integer(required=True)
+    lag_seconds = fields.Float(required=True)
+    status = fields.String(required=True)
+    parked = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+
+
+class ProjectionStatusListSchema(Schema):
+    items = fields.List(fields.Nested(ProjectionStatusSchema), required=True)
+
+
+class ParkedEventSchema(Schema):
+    projection = fields.String(required=True)
+    position = fields.Integer(required=True)
+    event_key = fields.String(required=True)
+    event_type = fields.String(required=True)
+    error = fields.String(required=True)
+    parked_at = UtcDateTime(required=True)
+
+
+class ParkedListSchema(Schema):
+    items = fields.List(fields.Nested(ParkedEventSchema), required=True)
+
+
+class ParkedActionSchema(BodySchema):
+    key = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Only this key's events (default: all)."},
+    )
+
+
+class RetryResultSchema(Schema):
+    applied = fields.List(fields.Integer(), required=True)
+    still_parked = fields.Integer(required=True)
+    failed_keys = fields.List(fields.String(), required=True)
+
+
+class SkipResultSchema(Schema):
+    skipped = fields.List(fields.Integer(), required=True)
+
+
+class RebuildAcceptedSchema(Schema):
+    projection = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+@health_blp.route("/health", methods=["GET"])
+@health_blp.response(200, HealthSchema)
+@health_blp.doc(security=[])
+def health() -> dict[str, str]:
+    """200 while the process is up."""
+    return {"status": "ok"}
+
+
+@health_blp.route("/ready", methods=["GET"])
+@health_blp.response(200, HealthSchema)
+@health_blp.alt_response(503, description="A dependency did not answer.")
+@health_blp.doc(security=[])
+def ready() -> Any:
+    """200 when the databases and the broker answer, else 503 naming what failed."""
+    rt = runtime()
+    checks: dict[str, str] = {}
+    for name, db_engine in (("database", rt.databases.write), ("read_database", rt.databases.read)):
+        try:
+            with db_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks[name] = "ok"
+        except Exception as error:
+            checks[name] = f"failed: {type(error).__name__}"
+    try:
+        with rt.celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=1)
+        checks["broker"] = "ok"
+    except Exception as error:
+        checks["broker"] = f"failed: {type(error).__name__}"
+    failed = sorted(name for name, value in checks.items() if value != "ok")
+    if failed:
+        return problem_response(
+            503, f"Not ready: {', '.join(failed)} did not answer.", extra={"checks": checks}
+        )
+    return {"status": "ok", "checks": checks}
+
+
+def _projection(name: str) -> Any:
+    require_role("admin")
+    if name not in PROJECTIONS:
+        raise Problem(404, f"No projection {name}.")
+    return PROJECTIONS[name]
+
+
+@blp.route("/ops/projections", methods=["GET"])
+@blp.response(200, ProjectionStatusListSchema)
+def projections() -> dict[str, Any]:
+    """Per projection: checkpoint, head, lag, status, parked events and last error."""
+    require_role("admin")
+    return {"items": projection_status(runtime().databases)}
+
+
+@blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
+@blp.response(202, RebuildAcceptedSchema)
+def rebuild(name: str) -> Response:
+    """Rebuild a projection blue/green: shadow tables, then an atomic swap."""
+    projection = _projection(name)
+    runtime().celery.send_task(
+        "tally.rebuild", args=(projection.name,), shadow=f"rebuild {projection.name}"
+    )
+    response = jsonify({"projection": projection.name, "status": "rebuilding"})
+    response.status_code = 202
+    return response
+
+
+@blp.route("/ops/projections/<name>/parked", methods=["GET"])
+@blp.response(200, ParkedListSchema)
+def parked(name: str) -> dict[str, Any]:
+    """Parked events of a projection, oldest first, with their errors."""
+    projection = _projection(name)
+    return {"items": parking.list_parked(runtime().databases, projection.name)}
+
+
+@blp.route("/ops/projections/<name>/parked/retry", methods=["POST"])
+@blp.arguments(ParkedActionSchema(), required=False)
+@blp.response(200, RetryResultSchema)
+def retry_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """Apply parked events again in order; a key that fails again stays parked."""
+    projection = _projection(name)
+    return parking.retry_parked(
+        runtime().databases, projection, current_caller().email, key=(body or {}).get("key")
+    )
+
+
+@blp.route("/ops/projections/<name>/parked/skip", methods=["POST"])
+@blp.arguments(ParkedActionSchema(), required=False)
+@blp.response(200, SkipResultSchema)
+def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """Drop parked events unapplied so their keys flow again."""
+    projection = _projection(name)
+    return parking.skip_parked(
+        runtime().databases, projection, current_caller().email, key=(body or {}).get("key")
+    )

@@ -1,0 +1,70 @@
+"""A test projection that counts client events per client: applying an event twice, or
+skipping one, changes its numbers. Faults are injected through a table the projector reads,
+so a real worker process fails (or pauses) for real.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
+
+from domain.store.event_log import RecordedEvent
+from domain.store.tables import NAMING_CONVENTION
+from readmodels.projection import Projection, TableSet, key_by, upsert
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+test_ledger = Table(
+    "test_ledger",
+    metadata,
+    Column("client_id", String(36), primary_key=True),
+    Column("events", Integer, nullable=False),
+    Column("position_sum", BigInteger, nullable=False),
+)
+
+faults_metadata = MetaData()
+test_faults = Table(
+    "test_faults",
+    faults_metadata,
+    Column("client_id", String(36), primary_key=True),
+    Column("mode", String(10), nullable=False),  # "fail" or "pause"
+)
+
+PAUSE_MARKER_ENV = "TALLY_TEST_PAUSE_MARKER"
+
+
+def on_client_event(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    client_id = event.data["client_id"]
+    mode = conn.execute(
+        select(test_faults.c.mode).where(test_faults.c.client_id == client_id)
+    ).scalar_one_or_none()
+    if mode == "fail":
+        raise RuntimeError(f"injected fault for client {client_id}")
+    row = conn.execute(
+        select(t.test_ledger).where(t.test_ledger.c.client_id == client_id)
+    ).one_or_none()
+    events = (row.events if row else 0) + 1
+    position_sum = (row.position_sum if row else 0) + event.position
+    upsert(
+        conn,
+        t.test_ledger,
+        {"client_id": client_id, "events": events, "position_sum": position_sum},
+        ("client_id",),
+    )
+    if mode == "pause":
+        marker = os.environ.get(PAUSE_MARKER_ENV)
+        if marker:
+            Path(marker).write_text(str(event.position))
+        time.sleep(600)
+
+
+projection = Projection(
+    name="test_ledger",
+    version=1,
+    tables=(test_ledger,),
+    handlers={"ClientRegistered": on_client_event, "ClientRenamed": on_client_event},
+    key=key_by("client_id"),
+)
