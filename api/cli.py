@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -75,14 +77,13 @@ def demo_data(settings: Settings, projects: int) -> dict[str, int]:
         databases.dispose()
 
 
-def projections_status(settings: Settings) -> list[dict[str, object]]:
-    from readmodels.status import projection_status
-
-    databases = Databases(settings.database_url, settings.read_database_url)
-    try:
-        return projection_status(databases)
-    finally:
-        databases.dispose()
+def prepare_metrics_folder(settings: Settings, clean: bool) -> None:
+    """Share Prometheus metrics between this process's children (gunicorn or Celery workers)."""
+    folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.home / "metrics")))
+    folder.mkdir(parents=True, exist_ok=True)
+    if clean:
+        for stale in folder.glob("*.db"):
+            stale.unlink()
 
 
 def serve(port: int, workers: int) -> None:
@@ -136,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     projections = sub.add_parser("projections", help="projection operations")
     projections_sub = projections.add_subparsers(dest="projections_command", required=True)
     projections_sub.add_parser("status", help="checkpoint, head and lag per projection")
+    rebuild = projections_sub.add_parser("rebuild", help="blue/green rebuild, in the foreground")
+    rebuild.add_argument("name")
+    verify = projections_sub.add_parser("verify", help="diff read models against the write side")
+    verify.add_argument("name", nargs="?")
+    for action in ("parked", "retry", "skip"):
+        sub_parser = projections_sub.add_parser(action, help=f"{action} parked events")
+        sub_parser.add_argument("name")
+        if action != "parked":
+            sub_parser.add_argument("--key", help="only this key's events")
     return parser
 
 
@@ -146,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.home.mkdir(parents=True, exist_ok=True)
         extra = argv[1:]
         if argv[0] == "worker":
+            prepare_metrics_folder(settings, clean=False)
             celery_command(["worker", "-E", "--loglevel", "INFO", *extra])
         else:
             celery_command(
@@ -169,15 +180,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_upgrade(settings)
         print("migrations applied to the write and read databases")
     elif args.command == "serve":
+        prepare_metrics_folder(settings, clean=True)
         serve(args.port, args.workers)
     elif args.command == "admin":
         print(create_token(settings, args.email))
     elif args.command == "demo-data":
         print(json.dumps(demo_data(settings, args.projects)))
     elif args.command == "projections":
-        for row in projections_status(settings):
-            print(json.dumps(row, default=str))
+        return projections_command(settings, args)
     return 0
+
+
+def projections_command(settings: Settings, args: argparse.Namespace) -> int:
+    from readmodels import parking
+    from readmodels.rebuild import rebuild
+    from readmodels.registry import PROJECTIONS
+    from readmodels.status import projection_status
+    from readmodels.verify import CHECKS, verify
+
+    action = args.projections_command
+    name = getattr(args, "name", None)
+    if name is not None and name not in PROJECTIONS:
+        raise SystemExit(f"tally: no projection {name} (known: {', '.join(PROJECTIONS)})")
+    actor = f"cli:{getpass.getuser()}"
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        if action == "status":
+            for row in projection_status(databases):
+                print(json.dumps(row, default=str))
+        elif action == "rebuild":
+            result = rebuild(databases, PROJECTIONS[name])
+            print(
+                f"rebuilt {result.projection}: {result.events} events to position "
+                f"{result.position} in {result.seconds:.1f} s"
+            )
+        elif action == "verify":
+            drifted = 0
+            for check_name in [name] if name else list(CHECKS):
+                drift = verify(databases, check_name)
+                print(drift.report())
+                drifted += not drift.clean
+            return 1 if drifted else 0
+        elif action == "parked":
+            for row in parking.list_parked(databases, name):
+                print(json.dumps(row, default=str))
+        elif action == "retry":
+            print(json.dumps(parking.retry_parked(databases, PROJECTIONS[name], actor, args.key)))
+        elif action == "skip":
+            print(json.dumps(parking.skip_parked(databases, PROJECTIONS[name], actor, args.key)))
+        return 0
+    finally:
+        databases.dispose()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from types import FrameType
 from sqlalchemy import select
 
 from api.auth import new_token
-from api.cli import create_token, db_upgrade
+from api.cli import create_token, db_upgrade, prepare_metrics_folder
 from api.runtime import ADMIN_EMAIL
 from domain.settings import Settings
 from domain.store import tables
@@ -59,6 +59,7 @@ def _is_empty(settings: Settings) -> bool:
 def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
     print("tally dev: applying migrations ...", flush=True)
     db_upgrade(settings)
+    prepare_metrics_folder(settings, clean=True)
     token = _admin_token(settings)
     env = os.environ | {"TALLY_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
     # Without an admin yet, the API process creates one with this token at start-up.

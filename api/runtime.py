@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from sqlalchemy import select
 
+from api.metrics import measured
 from domain import commands, errors, handlers
 from domain.handlers import Outcome
 from domain.settings import Settings
@@ -40,8 +41,9 @@ class Runtime:
             "request_id": request.headers.get("X-Request-Id") if request else None,
             "idempotency_key": request.headers.get("Idempotency-Key") if request else None,
         }
-        outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, metadata))
-        return outcome, self.after_commit(outcome)
+        with measured(type(cmd).__name__):
+            outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, metadata))
+            return outcome, self.after_commit(outcome)
 
     def after_commit(self, outcome: Outcome) -> bool:
         """Catch up critical projections in this process, wake the rest; True when current."""

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from domain.store import event_log
 from domain.store.db import Databases, is_sqlite, set_sqlite_busy_timeout
 from domain.store.event_log import RecordedEvent
+from readmodels.metrics import BATCH_SECONDS
 from readmodels.projection import Projection, TableSet
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import parked_events, projection_checkpoints
@@ -216,6 +217,7 @@ def run_batch(
     batch_size: int = BATCH_SIZE,
 ) -> BatchOutcome:
     """Apply one batch under the checkpoint lock; isolate a failing event if one raises."""
+    started = time.perf_counter()
     try:
         with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
             retry_at = aware(checkpoint.retry_at)
@@ -237,7 +239,8 @@ def run_batch(
             last = events[-1].position if events else checkpoint.position
             position = max(last, head) if caught_up else last
             _advance(conn, projection.name, checkpoint, position, len(events))
-            return BatchOutcome(position, len(events), caught_up)
+        BATCH_SECONDS.labels(projection.name).observe(time.perf_counter() - started)
+        return BatchOutcome(position, len(events), caught_up)
     except ProjectorFailed as failure:
         log.warning("projection %s failed, isolating: %s", projection.name, failure)
         return _run_isolated(dbs, projection, tables, policy, lock_timeout, failure)

@@ -81,6 +81,23 @@ class Drift:
     def clean(self) -> bool:
         return not (self.missing or self.extra or self.differing)
 
+    def report(self, limit: int = 20) -> str:
+        if self.clean:
+            return f"{self.projection}: ok"
+        lines = [
+            f"{self.projection}: DRIFT ({len(self.missing)} missing, {len(self.extra)} extra, "
+            f"{len(self.differing)} differing rows)"
+        ]
+        lines += [f"  missing {key}" for key in self.missing[:limit]]
+        lines += [f"  extra   {key}" for key in self.extra[:limit]]
+        for key, fields in list(self.differing.items())[:limit]:
+            changes = ", ".join(
+                f"{column}: expected {want!r}, found {got!r}"
+                for column, (want, got) in fields.items()
+            )
+            lines.append(f"  differs {key}: {changes}")
+        return "\n".join(lines)
+
 
 def _normalize(value: Any) -> Any:
     if isinstance(value, Decimal):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -100,3 +103,17 @@ def needs_rebuild(databases: Any, name: str) -> bool:
             select(projection_checkpoints).where(projection_checkpoints.c.name == name)
         ).one()
     return _outdated(checkpoint, PROJECTIONS[name].version)
+
+
+@worker_ready.connect
+def serve_worker_metrics(**_: Any) -> None:
+    """With TALLY_WORKER_METRICS_PORT set, the worker serves its own /metrics (batch timings)."""
+    port = os.environ.get("TALLY_WORKER_METRICS_PORT")
+    if not port:
+        return
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(int(port), registry=registry)
+    else:
+        start_http_server(int(port))
