@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from api import commands, docs, metrics, operations, queries
+from api import commands, docs, idempotency, metrics, operations, queries
 from api.auth import authenticate, hash_token
 from api.errors import Problem, handle_http_exception, register_error_handlers
 from api.runtime import Runtime
@@ -65,13 +65,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
 
     @app.before_request
-    def _guard_api() -> None:
+    def _guard_api() -> Response | None:
         if not request.path.startswith(API_PREFIX + "/"):
-            return
+            return None
         authenticate(runtime.databases.write)
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
             raise Problem(415, "Send the body as application/json.")
+        return idempotency.claim(runtime.databases.write)
+
+    idempotency.install(app, runtime.databases.write)
 
     if settings.admin_token:
         try:

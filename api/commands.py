@@ -8,16 +8,30 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
-from api.auth import hash_token, new_token, require_role
+from api.access import (
+    require_entry_approver,
+    require_entry_owner,
+    require_project_manager,
+    task_project,
+)
+from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
 from api.runtime import runtime
 from api.schemas import (
+    AddMemberSchema,
+    AddTaskSchema,
+    AmendTimeEntrySchema,
     CommandResultSchema,
     CreateProjectSchema,
+    LogTimeSchema,
     PersonCreatedSchema,
     RegisterClientSchema,
     RegisterPersonSchema,
+    RejectTimeEntrySchema,
     RenameClientSchema,
+    TaskResultSchema,
+    UpdatePersonSchema,
+    UpdateProjectSchema,
 )
 from domain import commands
 from domain.handlers import Outcome
@@ -120,3 +134,223 @@ def create_project(body: dict[str, Any]) -> Response:
         201 if current else 202,
         headers={"Location": f"/api/v1/projects/{outcome.id}/dashboard"},
     )
+
+
+DOMAIN_NAMES = {
+    "weekly_capacity_hours": "weekly_capacity_hundredths",
+    "default_bill_rate": "default_bill_rate_cents",
+    "cost_rate": "cost_rate_cents",
+    "budget": "budget_cents",
+    "hours": "hours_hundredths",
+}
+
+
+def domain_changes(body: dict[str, Any]) -> dict[str, object]:
+    """A PATCH body under the domain's names (cents, hundredths); names stripped."""
+    return {
+        DOMAIN_NAMES.get(name, name): value.strip() if name.endswith("name") and value else value
+        for name, value in body.items()
+    }
+
+
+def write_engine():  # type: ignore[no-untyped-def]
+    return runtime().databases.write
+
+
+@blp.route("/people/<uuid:person_id>", methods=["PATCH"])
+@blp.arguments(UpdatePersonSchema)
+@blp.response(200, CommandResultSchema)
+def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
+    """Change a person's names, weekly capacity or rates."""
+    require_role("admin")
+    outcome, _ = runtime().execute(
+        commands.UpdatePerson(
+            person_id=person_id, changes=domain_changes(body), expected_version=expected_version()
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/projects/<uuid:project_id>", methods=["PATCH"])
+@blp.arguments(UpdateProjectSchema)
+@blp.response(200, CommandResultSchema)
+def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
+    """Change a project's name, budget, manager, end date or default rate."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.UpdateProject(
+            project_id=project_id, changes=domain_changes(body), expected_version=expected_version()
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def close_project(project_id: uuid.UUID) -> Response:
+    """Close a project: no more time can be logged, amended or deleted on it."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.CloseProject(project_id=project_id, expected_version=expected_version())
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/projects/<uuid:project_id>/reopen", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def reopen_project(project_id: uuid.UUID) -> Response:
+    """Reopen a closed project."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.ReopenProject(project_id=project_id, expected_version=expected_version())
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/projects/<uuid:project_id>/members", methods=["POST"])
+@blp.arguments(AddMemberSchema)
+@blp.response(201, CommandResultSchema)
+@blp.alt_response(200, schema=CommandResultSchema, description="Already a member: updated.")
+def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
+    """Add a person to the project's team (or update their role and rate)."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.AddMember(
+            project_id=project_id,
+            person_id=body["person_id"],
+            role=body["role"].strip(),
+            bill_rate_cents=body["bill_rate"],
+            expected_version=expected_version(),
+        )
+    )
+    return command_response(outcome, 201 if outcome.created else 200)
+
+
+@blp.route("/projects/<uuid:project_id>/members/<uuid:person_id>", methods=["DELETE"])
+@blp.response(200, CommandResultSchema)
+def remove_member(project_id: uuid.UUID, person_id: uuid.UUID) -> Response:
+    """Remove a person from the project's team."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.RemoveMember(
+            project_id=project_id, person_id=person_id, expected_version=expected_version()
+        )
+    )
+    return command_response(outcome, 200)
+
+
+def task_response(outcome: Outcome, project_id: uuid.UUID, status: int) -> Response:
+    return command_response(outcome, status, {"project_id": str(project_id)})
+
+
+@blp.route("/projects/<uuid:project_id>/tasks", methods=["POST"])
+@blp.arguments(AddTaskSchema)
+@blp.response(201, TaskResultSchema)
+def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
+    """Add a task to a project; the response's id is the task's, version the project's."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.AddTask(
+            project_id=project_id,
+            name=body["name"].strip(),
+            estimate_hundredths=body["estimate_hours"],
+            expected_version=expected_version(),
+        )
+    )
+    return task_response(outcome, project_id, 201)
+
+
+@blp.route("/tasks/<uuid:task_id>/complete", methods=["POST"])
+@blp.response(200, TaskResultSchema)
+def complete_task(task_id: uuid.UUID) -> Response:
+    """Mark a task completed."""
+    project_id = task_project(write_engine(), task_id)
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.CompleteTask(task_id=task_id, expected_version=expected_version())
+    )
+    return task_response(outcome, project_id, 200)
+
+
+@blp.route("/tasks/<uuid:task_id>/reopen", methods=["POST"])
+@blp.response(200, TaskResultSchema)
+def reopen_task(task_id: uuid.UUID) -> Response:
+    """Reopen a completed task."""
+    project_id = task_project(write_engine(), task_id)
+    require_project_manager(write_engine(), current_caller(), project_id)
+    outcome, _ = runtime().execute(
+        commands.ReopenTask(task_id=task_id, expected_version=expected_version())
+    )
+    return task_response(outcome, project_id, 200)
+
+
+@blp.route("/time-entries", methods=["POST"])
+@blp.arguments(LogTimeSchema)
+@blp.response(201, CommandResultSchema)
+def log_time(body: dict[str, Any]) -> Response:
+    """Log hours against a project."""
+    caller = current_caller()
+    if not caller.is_admin and body["person_id"] != caller.person_id:
+        raise Problem(403, "Log time for yourself (only an admin logs time for others).")
+    outcome, _ = runtime().execute(
+        commands.LogTime(
+            project_id=body["project_id"],
+            person_id=body["person_id"],
+            date=body["date"],
+            hours_hundredths=body["hours"],
+            billable=body["billable"],
+            task_id=body["task_id"],
+            notes=body["notes"],
+        )
+    )
+    return command_response(outcome, 201)
+
+
+@blp.route("/time-entries/<uuid:entry_id>", methods=["PATCH"])
+@blp.arguments(AmendTimeEntrySchema)
+@blp.response(200, CommandResultSchema)
+def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
+    """Amend an entry; a rejected entry goes back to submitted."""
+    require_entry_owner(write_engine(), current_caller(), entry_id)
+    outcome, _ = runtime().execute(
+        commands.AmendTimeEntry(
+            entry_id=entry_id, changes=domain_changes(body), expected_version=expected_version()
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/time-entries/<uuid:entry_id>", methods=["DELETE"])
+@blp.response(200, CommandResultSchema)
+def delete_time_entry(entry_id: uuid.UUID) -> Response:
+    """Delete an entry that is not approved."""
+    require_entry_owner(write_engine(), current_caller(), entry_id)
+    outcome, _ = runtime().execute(
+        commands.DeleteTimeEntry(entry_id=entry_id, expected_version=expected_version())
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def approve_time_entry(entry_id: uuid.UUID) -> Response:
+    """Approve a submitted entry; it becomes immutable."""
+    require_entry_approver(write_engine(), current_caller(), entry_id)
+    outcome, _ = runtime().execute(
+        commands.ApproveTimeEntry(entry_id=entry_id, expected_version=expected_version())
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/time-entries/<uuid:entry_id>/reject", methods=["POST"])
+@blp.arguments(RejectTimeEntrySchema)
+@blp.response(200, CommandResultSchema)
+def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
+    """Reject a submitted entry with a reason; it counts in no total."""
+    require_entry_approver(write_engine(), current_caller(), entry_id)
+    outcome, _ = runtime().execute(
+        commands.RejectTimeEntry(
+            entry_id=entry_id, reason=body["reason"].strip(), expected_version=expected_version()
+        )
+    )
+    return command_response(outcome, 200)

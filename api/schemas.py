@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.fields import Hours, Money, UtcDateTime
 from domain.money import format_cents
@@ -92,3 +94,66 @@ class DashboardSchema(Schema):
 
     def get_budget_remaining(self, row: dict[str, int]) -> str:
         return format_cents(row["budget_cents"] - row["billed_cents"])
+
+
+Notes = validate.Length(max=2000)
+
+
+class AtLeastOneField(BodySchema):
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Send at least one field to change.", "_schema")
+
+
+class UpdatePersonSchema(AtLeastOneField):
+    first_name = fields.String(validate=Name)
+    last_name = fields.String(validate=Name)
+    weekly_capacity_hours = Hours(maximum=168)
+    default_bill_rate = Money(allow_none=True)
+    cost_rate = Money(allow_none=True)
+
+
+class UpdateProjectSchema(AtLeastOneField):
+    name = fields.String(validate=Name)
+    budget = Money()
+    manager_id = fields.UUID()
+    end_date = fields.Date(allow_none=True)
+    default_bill_rate = Money(allow_none=True)
+
+
+class AddMemberSchema(BodySchema):
+    person_id = fields.UUID(required=True)
+    role = fields.String(required=True, validate=Name)
+    bill_rate = Money(load_default=None, allow_none=True)
+
+
+class AddTaskSchema(BodySchema):
+    name = fields.String(required=True, validate=Name)
+    estimate_hours = Hours(maximum=100_000, load_default=None, allow_none=True)
+
+
+class LogTimeSchema(BodySchema):
+    project_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    hours = Hours(required=True)
+    billable = fields.Boolean(required=True, truthy={True}, falsy={False})
+    task_id = fields.UUID(load_default=None, allow_none=True)
+    notes = fields.String(load_default=None, allow_none=True, validate=Notes)
+
+
+class AmendTimeEntrySchema(AtLeastOneField):
+    date = fields.Date()
+    hours = Hours()
+    billable = fields.Boolean(truthy={True}, falsy={False})
+    task_id = fields.UUID(allow_none=True)
+    notes = fields.String(allow_none=True, validate=Notes)
+
+
+class RejectTimeEntrySchema(BodySchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TaskResultSchema(CommandResultSchema):
+    project_id = fields.UUID(required=True)

@@ -45,3 +45,102 @@ class CreateProject(Command):
     budget_cents: int
     end_date: dt.date | None = None
     default_bill_rate_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdatePerson(Command):
+    person_id: uuid.UUID
+    changes: dict[str, object]
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateProject(Command):
+    project_id: uuid.UUID
+    changes: dict[str, object]
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class CloseProject(Command):
+    project_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ReopenProject(Command):
+    project_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AddMember(Command):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    role: str
+    bill_rate_cents: int | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class RemoveMember(Command):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AddTask(Command):
+    project_id: uuid.UUID
+    name: str
+    estimate_hundredths: int | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class CompleteTask(Command):
+    task_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ReopenTask(Command):
+    task_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class LogTime(Command):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    date: dt.date
+    hours_hundredths: int
+    billable: bool
+    task_id: uuid.UUID | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class AmendTimeEntry(Command):
+    entry_id: uuid.UUID
+    changes: dict[str, object]
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class DeleteTimeEntry(Command):
+    entry_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ApproveTimeEntry(Command):
+    entry_id: uuid.UUID
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class RejectTimeEntry(Command):
+    entry_id: uuid.UUID
+    reason: str
+    expected_version: int | None = None

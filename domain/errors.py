@@ -37,3 +37,23 @@ class StaleVersion(DomainError):
 
 class ConcurrentModification(StaleVersion):
     """Another transaction changed the aggregate first."""
+
+
+class ProjectClosed(Conflict):
+    """Time cannot be logged, amended or deleted on a closed project."""
+
+
+class EntryLocked(Conflict):
+    """Approved entries are immutable."""
+
+
+class InvalidTransition(Conflict):
+    """The entry's status does not allow this change."""
+
+
+class DailyLimitExceeded(Conflict):
+    """A person's hours on one date would exceed 24."""
+
+
+class NotOnProject(Conflict):
+    """The person is neither a member nor the manager of the project."""

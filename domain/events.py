@@ -67,3 +67,118 @@ class ProjectCreated(Event):
     end_date: dt.date | None
     budget_cents: int
     default_bill_rate_cents: int | None
+
+
+@dataclass(frozen=True)
+class PersonUpdated(Event):
+    """The person's full new state (names, capacity, rates)."""
+
+    person_id: uuid.UUID
+    first_name: str
+    last_name: str
+    weekly_capacity_hundredths: int
+    default_bill_rate_cents: int | None
+    cost_rate_cents: int | None
+
+
+@dataclass(frozen=True)
+class ProjectUpdated(Event):
+    """The project's full new state for the fields PATCH may change."""
+
+    project_id: uuid.UUID
+    name: str
+    manager_id: uuid.UUID
+    end_date: dt.date | None
+    budget_cents: int
+    default_bill_rate_cents: int | None
+
+
+@dataclass(frozen=True)
+class ProjectClosed(Event):
+    project_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ProjectReopened(Event):
+    project_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MemberAdded(Event):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    role: str
+    bill_rate_cents: int | None
+
+
+@dataclass(frozen=True)
+class MemberUpdated(Event):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    role: str
+    bill_rate_cents: int | None
+
+
+@dataclass(frozen=True)
+class MemberRemoved(Event):
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TaskAdded(Event):
+    project_id: uuid.UUID
+    task_id: uuid.UUID
+    name: str
+    estimate_hundredths: int | None
+
+
+@dataclass(frozen=True)
+class TaskCompleted(Event):
+    project_id: uuid.UUID
+    task_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TaskReopened(Event):
+    project_id: uuid.UUID
+    task_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TimeEntryEvent(Event):
+    """Every time-entry event carries the entry's state before and after the change
+    (None before it was logged, None after it was deleted), so a projector applies the exact
+    difference without reading anything else."""
+
+    entry_id: uuid.UUID
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    client_id: uuid.UUID
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TimeLogged(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntryAmended(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntryDeleted(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntryApproved(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntryRejected(TimeEntryEvent):
+    reason: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,9 +76,7 @@ def create_project(cmd: commands.CreateProject, uow: UnitOfWork) -> Outcome:
     with uow:
         if uow.clients.get(cmd.client_id) is None:
             raise errors.InvalidReference("client_id", f"no client {cmd.client_id}")
-        manager = uow.people.get(cmd.manager_id)
-        if manager is None:
-            raise errors.InvalidReference("manager_id", f"no person {cmd.manager_id}")
+        _check_manager(uow, cmd.manager_id)
         project = model.Project.create(
             name=cmd.name,
             client_id=cmd.client_id,
@@ -92,11 +91,211 @@ def create_project(cmd: commands.CreateProject, uow: UnitOfWork) -> Outcome:
         return _outcome(uow, project, created=True)
 
 
+def _project(uow: UnitOfWork, project_id: uuid.UUID, expected: int | None = None) -> model.Project:
+    project = uow.projects.get(project_id, for_update=True)
+    if project is None:
+        raise errors.NotFound(f"no project {project_id}")
+    project.check_version(expected)
+    return project
+
+
+def _entry(uow: UnitOfWork, entry_id: uuid.UUID, expected: int | None) -> model.TimeEntry:
+    entry = uow.time_entries.get(entry_id, for_update=True)
+    if entry is None:
+        raise errors.NotFound(f"no time entry {entry_id}")
+    entry.check_version(expected)
+    return entry
+
+
+def _check_daily_limit(
+    uow: UnitOfWork, person_id: uuid.UUID, entry: model.TimeEntry, excluding: uuid.UUID | None
+) -> None:
+    total = uow.time_entries.hours_on(person_id, entry.date, excluding) + entry.hours_hundredths
+    if total > DAILY_LIMIT_HUNDREDTHS:
+        raise errors.DailyLimitExceeded(
+            f"{total / 100:g} hours on {entry.date.isoformat()} would exceed 24"
+        )
+
+
+DAILY_LIMIT_HUNDREDTHS = 2400
+
+
+def update_person(cmd: commands.UpdatePerson, uow: UnitOfWork) -> Outcome:
+    with uow:
+        person = uow.people.get(cmd.person_id)
+        if person is None:
+            raise errors.NotFound(f"no person {cmd.person_id}")
+        person.check_version(cmd.expected_version)
+        person.update(cmd.changes)
+        uow.commit()
+        return _outcome(uow, person)
+
+
+def update_project(cmd: commands.UpdateProject, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        manager_id = cmd.changes.get("manager_id")
+        if manager_id is not None and manager_id != project.manager_id:
+            _check_manager(uow, manager_id)  # type: ignore[arg-type]
+        project.update(cmd.changes)
+        uow.commit()
+        return _outcome(uow, project)
+
+
+def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID) -> None:
+    manager = uow.people.get(manager_id)
+    if manager is None:
+        raise errors.InvalidReference("manager_id", f"no person {manager_id}")
+    if manager.role not in ("manager", "admin"):
+        raise errors.ValidationFailed("manager_id", f"{manager.name} is not a manager")
+
+
+def close_project(cmd: commands.CloseProject, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project.close()
+        uow.commit()
+        return _outcome(uow, project)
+
+
+def reopen_project(cmd: commands.ReopenProject, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project.reopen()
+        uow.commit()
+        return _outcome(uow, project)
+
+
+def add_member(cmd: commands.AddMember, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        if uow.people.get(cmd.person_id) is None:
+            raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
+        created = project.add_member(cmd.person_id, cmd.role, cmd.bill_rate_cents)
+        uow.commit()
+        return _outcome(uow, project, created=created)
+
+
+def remove_member(cmd: commands.RemoveMember, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project.remove_member(cmd.person_id)
+        uow.commit()
+        return _outcome(uow, project)
+
+
+def add_task(cmd: commands.AddTask, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id, cmd.expected_version)
+        task_id = project.add_task(cmd.name, cmd.estimate_hundredths)
+        uow.commit()
+        return dataclasses.replace(_outcome(uow, project, created=True), id=task_id)
+
+
+def _task_project(uow: UnitOfWork, task_id: uuid.UUID, expected: int | None) -> model.Project:
+    project = uow.projects.get_by_task(task_id, for_update=True)
+    if project is None:
+        raise errors.NotFound(f"no task {task_id}")
+    project.check_version(expected)
+    return project
+
+
+def complete_task(cmd: commands.CompleteTask, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _task_project(uow, cmd.task_id, cmd.expected_version)
+        project.complete_task(cmd.task_id)
+        uow.commit()
+        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id)
+
+
+def reopen_task(cmd: commands.ReopenTask, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _task_project(uow, cmd.task_id, cmd.expected_version)
+        project.reopen_task(cmd.task_id)
+        uow.commit()
+        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id)
+
+
+def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
+    with uow:
+        person = uow.people.lock(cmd.person_id)
+        if person is None:
+            raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
+        project = uow.projects.get(cmd.project_id)
+        if project is None:
+            raise errors.InvalidReference("project_id", f"no project {cmd.project_id}")
+        entry = model.TimeEntry.log(
+            project=project,
+            person=person,
+            date=cmd.date,
+            hours_hundredths=cmd.hours_hundredths,
+            billable=cmd.billable,
+            task_id=cmd.task_id,
+            notes=cmd.notes,
+        )
+        _check_daily_limit(uow, person.id, entry, excluding=None)
+        uow.time_entries.add(entry)
+        uow.commit()
+        return _outcome(uow, entry, created=True)
+
+
+def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
+    with uow:
+        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        uow.people.lock(entry.person_id)
+        project = uow.projects.get(entry.project_id)
+        assert project is not None
+        entry.amend(project, cmd.changes)
+        _check_daily_limit(uow, entry.person_id, entry, excluding=entry.id)
+        uow.commit()
+        return _outcome(uow, entry)
+
+
+def delete_time_entry(cmd: commands.DeleteTimeEntry, uow: UnitOfWork) -> Outcome:
+    with uow:
+        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        project = uow.projects.get(entry.project_id)
+        assert project is not None
+        entry.delete(project)
+        uow.commit()
+        return _outcome(uow, entry)
+
+
+def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outcome:
+    with uow:
+        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry.approve()
+        uow.commit()
+        return _outcome(uow, entry)
+
+
+def reject_time_entry(cmd: commands.RejectTimeEntry, uow: UnitOfWork) -> Outcome:
+    with uow:
+        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry.reject(cmd.reason)
+        uow.commit()
+        return _outcome(uow, entry)
+
+
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outcome]] = {
     commands.RegisterClient: register_client,
     commands.RenameClient: rename_client,
     commands.RegisterPerson: register_person,
+    commands.UpdatePerson: update_person,
     commands.CreateProject: create_project,
+    commands.UpdateProject: update_project,
+    commands.CloseProject: close_project,
+    commands.ReopenProject: reopen_project,
+    commands.AddMember: add_member,
+    commands.RemoveMember: remove_member,
+    commands.AddTask: add_task,
+    commands.CompleteTask: complete_task,
+    commands.ReopenTask: reopen_task,
+    commands.LogTime: log_time,
+    commands.AmendTimeEntry: amend_time_entry,
+    commands.DeleteTimeEntry: delete_time_entry,
+    commands.ApproveTimeEntry: approve_time_entry,
+    commands.RejectTimeEntry: reject_time_entry,
 }
 
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from domain import errors, events
+from domain.money import entry_amount_cents
 
 ROLES = ("admin", "manager", "member")
 
@@ -103,6 +104,45 @@ class Person(Aggregate):
         )
         return person
 
+    def update(self, changes: dict[str, object]) -> None:
+        fields = (
+            "first_name",
+            "last_name",
+            "weekly_capacity_hundredths",
+            "default_bill_rate_cents",
+            "cost_rate_cents",
+        )
+        changed = False
+        for name in fields:
+            if name in changes and getattr(self, name) != changes[name]:
+                setattr(self, name, changes[name])
+                changed = True
+        if changed:
+            self.record(
+                events.PersonUpdated(
+                    person_id=self.id,
+                    first_name=self.first_name,
+                    last_name=self.last_name,
+                    weekly_capacity_hundredths=self.weekly_capacity_hundredths,
+                    default_bill_rate_cents=self.default_bill_rate_cents,
+                    cost_rate_cents=self.cost_rate_cents,
+                )
+            )
+
+
+@dataclass
+class Member:
+    role: str
+    bill_rate_cents: int | None
+
+
+@dataclass
+class Task:
+    id: uuid.UUID
+    name: str
+    estimate_hundredths: int | None
+    completed: bool = False
+
 
 @dataclass
 class Project(Aggregate):
@@ -115,6 +155,8 @@ class Project(Aggregate):
     budget_cents: int
     default_bill_rate_cents: int | None
     status: str = "open"
+    members: dict[uuid.UUID, Member] = field(default_factory=dict)
+    tasks: dict[uuid.UUID, Task] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -153,3 +195,240 @@ class Project(Aggregate):
             )
         )
         return project
+
+    def check_open(self) -> None:
+        if self.status != "open":
+            raise errors.ProjectClosed(f"project {self.name!r} is closed")
+
+    def is_on_team(self, person_id: uuid.UUID) -> bool:
+        return person_id == self.manager_id or person_id in self.members
+
+    def bill_rate_for(self, person: Person) -> int:
+        """The member's rate here, else the project's default, else the person's, else 0."""
+        member = self.members.get(person.id)
+        for rate in (
+            member.bill_rate_cents if member else None,
+            self.default_bill_rate_cents,
+            person.default_bill_rate_cents,
+        ):
+            if rate is not None:
+                return rate
+        return 0
+
+    def update(self, changes: dict[str, object]) -> None:
+        fields = ("name", "manager_id", "end_date", "budget_cents", "default_bill_rate_cents")
+        updated = {name: changes.get(name, getattr(self, name)) for name in fields}
+        end_date = updated["end_date"]
+        if isinstance(end_date, dt.date) and end_date < self.start_date:
+            raise errors.ValidationFailed("end_date", "end_date is before start_date")
+        if all(getattr(self, name) == value for name, value in updated.items()):
+            return
+        for name, value in updated.items():
+            setattr(self, name, value)
+        self.record(
+            events.ProjectUpdated(
+                project_id=self.id,
+                name=self.name,
+                manager_id=self.manager_id,
+                end_date=self.end_date,
+                budget_cents=self.budget_cents,
+                default_bill_rate_cents=self.default_bill_rate_cents,
+            )
+        )
+
+    def close(self) -> None:
+        if self.status == "closed":
+            return
+        self.status = "closed"
+        self.record(events.ProjectClosed(project_id=self.id))
+
+    def reopen(self) -> None:
+        if self.status == "open":
+            return
+        self.status = "open"
+        self.record(events.ProjectReopened(project_id=self.id))
+
+    def add_member(self, person_id: uuid.UUID, role: str, bill_rate_cents: int | None) -> bool:
+        """Add the person, or update their role and rate; True when they were new."""
+        existing = self.members.get(person_id)
+        if existing is not None:
+            if existing.role != role or existing.bill_rate_cents != bill_rate_cents:
+                existing.role, existing.bill_rate_cents = role, bill_rate_cents
+                self.record(
+                    events.MemberUpdated(
+                        project_id=self.id,
+                        person_id=person_id,
+                        role=role,
+                        bill_rate_cents=bill_rate_cents,
+                    )
+                )
+            return False
+        self.members[person_id] = Member(role=role, bill_rate_cents=bill_rate_cents)
+        self.record(
+            events.MemberAdded(
+                project_id=self.id, person_id=person_id, role=role, bill_rate_cents=bill_rate_cents
+            )
+        )
+        return True
+
+    def remove_member(self, person_id: uuid.UUID) -> None:
+        if person_id not in self.members:
+            raise errors.NotFound(f"person {person_id} is not a member of this project")
+        del self.members[person_id]
+        self.record(events.MemberRemoved(project_id=self.id, person_id=person_id))
+
+    def add_task(self, name: str, estimate_hundredths: int | None) -> uuid.UUID:
+        task = Task(id=uuid.uuid4(), name=name, estimate_hundredths=estimate_hundredths)
+        self.tasks[task.id] = task
+        self.record(
+            events.TaskAdded(
+                project_id=self.id,
+                task_id=task.id,
+                name=name,
+                estimate_hundredths=estimate_hundredths,
+            )
+        )
+        return task.id
+
+    def complete_task(self, task_id: uuid.UUID) -> None:
+        task = self.tasks[task_id]
+        if not task.completed:
+            task.completed = True
+            self.record(events.TaskCompleted(project_id=self.id, task_id=task_id))
+
+    def reopen_task(self, task_id: uuid.UUID) -> None:
+        task = self.tasks[task_id]
+        if task.completed:
+            task.completed = False
+            self.record(events.TaskReopened(project_id=self.id, task_id=task_id))
+
+
+COUNTED_STATUSES = ("submitted", "approved")
+
+
+@dataclass
+class TimeEntry(Aggregate):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    person_id: uuid.UUID
+    client_id: uuid.UUID
+    task_id: uuid.UUID | None
+    date: dt.date
+    hours_hundredths: int
+    billable: bool
+    rate_cents: int
+    amount_cents: int
+    status: str
+    notes: str | None
+    deleted: bool = False
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "date": self.date.isoformat(),
+            "hours_hundredths": self.hours_hundredths,
+            "billable": self.billable,
+            "rate_cents": self.rate_cents,
+            "amount_cents": self.amount_cents,
+            "status": self.status,
+            "task_id": str(self.task_id) if self.task_id else None,
+            "notes": self.notes,
+        }
+
+    def _record_change(
+        self,
+        event_type: type[events.TimeEntryEvent],
+        before: dict[str, object] | None,
+        **extra: object,
+    ) -> None:
+        self.record(
+            event_type(
+                entry_id=self.id,
+                project_id=self.project_id,
+                person_id=self.person_id,
+                client_id=self.client_id,
+                before=before,
+                after=None if self.deleted else self.snapshot(),
+                **extra,
+            )
+        )
+
+    @classmethod
+    def log(
+        cls,
+        *,
+        project: Project,
+        person: Person,
+        date: dt.date,
+        hours_hundredths: int,
+        billable: bool,
+        task_id: uuid.UUID | None,
+        notes: str | None,
+    ) -> TimeEntry:
+        project.check_open()
+        if not project.is_on_team(person.id):
+            raise errors.NotOnProject(
+                f"{person.name} is neither a member nor the manager of project {project.name!r}"
+            )
+        if task_id is not None and task_id not in project.tasks:
+            raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")
+        rate = project.bill_rate_for(person)
+        entry = cls(
+            id=uuid.uuid4(),
+            project_id=project.id,
+            person_id=person.id,
+            client_id=project.client_id,
+            task_id=task_id,
+            date=date,
+            hours_hundredths=hours_hundredths,
+            billable=billable,
+            rate_cents=rate,
+            amount_cents=entry_amount_cents(hours_hundredths, rate),
+            status="submitted",
+            notes=notes,
+        )
+        entry._record_change(events.TimeLogged, None)
+        return entry
+
+    def check_mutable(self) -> None:
+        if self.status == "approved":
+            raise errors.EntryLocked("approved entries cannot be changed")
+
+    def amend(self, project: Project, changes: dict[str, object]) -> None:
+        self.check_mutable()
+        project.check_open()
+        task_id = changes.get("task_id", self.task_id)
+        if task_id is not None and task_id not in project.tasks:
+            raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")
+        before = self.snapshot()
+        for name in ("date", "hours_hundredths", "billable", "task_id", "notes"):
+            if name in changes:
+                setattr(self, name, changes[name])
+        self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
+        self.status = "submitted"
+        if self.snapshot() != before:
+            self._record_change(events.TimeEntryAmended, before)
+
+    def delete(self, project: Project) -> None:
+        self.check_mutable()
+        project.check_open()
+        before = self.snapshot()
+        self.deleted = True
+        self._record_change(events.TimeEntryDeleted, before)
+
+    def approve(self) -> None:
+        if self.status != "submitted":
+            raise errors.InvalidTransition(
+                f"only submitted entries can be approved, not {self.status}"
+            )
+        before = self.snapshot()
+        self.status = "approved"
+        self._record_change(events.TimeEntryApproved, before)
+
+    def reject(self, reason: str) -> None:
+        if self.status != "submitted":
+            raise errors.InvalidTransition(
+                f"only submitted entries can be rejected, not {self.status}"
+            )
+        before = self.snapshot()
+        self.status = "rejected"
+        self._record_change(events.TimeEntryRejected, before, reason=reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Protocol, Self, TypeVar
 
@@ -13,7 +14,7 @@ A = TypeVar("A", bound=model.Aggregate)
 class Repository(Protocol[A]):
     def add(self, aggregate: A) -> None: ...
 
-    def get(self, aggregate_id: uuid.UUID) -> A | None: ...
+    def get(self, aggregate_id: uuid.UUID, *, for_update: bool = False) -> A | None: ...
 
 
 class PersonRepository(Repository[model.Person], Protocol):
@@ -21,11 +22,26 @@ class PersonRepository(Repository[model.Person], Protocol):
 
     def add_token(self, person_id: uuid.UUID, token_hash: str) -> None: ...
 
+    def lock(self, person_id: uuid.UUID) -> model.Person | None: ...
+
+
+class ProjectRepository(Repository[model.Project], Protocol):
+    def get_by_task(
+        self, task_id: uuid.UUID, *, for_update: bool = False
+    ) -> model.Project | None: ...
+
+
+class TimeEntryRepository(Repository[model.TimeEntry], Protocol):
+    def hours_on(
+        self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
+    ) -> int: ...
+
 
 class UnitOfWork(Protocol):
     clients: Repository[model.Client]
     people: PersonRepository
-    projects: Repository[model.Project]
+    projects: ProjectRepository
+    time_entries: TimeEntryRepository
     last_position: int | None
     event_types: set[str]
 

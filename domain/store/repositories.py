@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Table, exists, insert, select, update
+from sqlalchemy import Connection, Table, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain import errors, model
@@ -122,6 +122,10 @@ class PersonRepository(TableRepository[model.Person]):
                 ) from error
             raise
 
+    def lock(self, person_id: uuid.UUID) -> model.Person | None:
+        """Load the person holding their row lock: serializes their daily-hours check."""
+        return self.get(person_id, for_update=True)
+
     def email_taken(self, email: str) -> bool:
         return bool(
             self.connection.execute(
@@ -143,6 +147,8 @@ class PersonRepository(TableRepository[model.Person]):
 
 
 class ProjectRepository(TableRepository[model.Project]):
+    """A project with its team memberships and tasks."""
+
     table = tables.projects
     aggregate_type = "Project"
 
@@ -160,6 +166,24 @@ class ProjectRepository(TableRepository[model.Project]):
         }
 
     def from_row(self, row: Any) -> model.Project:
+        members = {
+            member.person_id: model.Member(role=member.role, bill_rate_cents=member.bill_rate_cents)
+            for member in self.connection.execute(
+                select(tables.project_members).where(tables.project_members.c.project_id == row.id)
+            )
+        }
+        project_tasks = {
+            task.id: model.Task(
+                id=task.id,
+                name=task.name,
+                estimate_hundredths=task.estimate_hundredths,
+                completed=task.completed,
+            )
+            for task in self.connection.execute(
+                select(tables.tasks).where(tables.tasks.c.project_id == row.id)
+            )
+        }
+        self.loaded_tasks[row.id] = set(project_tasks)
         return model.Project(
             id=row.id,
             name=row.name,
@@ -170,5 +194,119 @@ class ProjectRepository(TableRepository[model.Project]):
             budget_cents=row.budget_cents,
             default_bill_rate_cents=row.default_bill_rate_cents,
             status=row.status,
+            members=members,
+            tasks=project_tasks,
             version=row.version,
         )
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self.loaded_tasks: dict[uuid.UUID, set[uuid.UUID]] = {}
+
+    def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> model.Project | None:
+        project_id = self.connection.execute(
+            select(tables.tasks.c.project_id).where(tables.tasks.c.id == task_id)
+        ).scalar_one_or_none()
+        return None if project_id is None else self.get(project_id, for_update=for_update)
+
+    def save(self, aggregate: model.Project) -> None:
+        if aggregate.version == aggregate.loaded_version:
+            return
+        super().save(aggregate)
+        members = tables.project_members
+        self.connection.execute(delete(members).where(members.c.project_id == aggregate.id))
+        if aggregate.members:
+            self.connection.execute(
+                insert(members),
+                [
+                    {
+                        "project_id": aggregate.id,
+                        "person_id": person_id,
+                        "role": member.role,
+                        "bill_rate_cents": member.bill_rate_cents,
+                    }
+                    for person_id, member in aggregate.members.items()
+                ],
+            )
+        known = self.loaded_tasks.get(aggregate.id, set())
+        for task in aggregate.tasks.values():
+            values = {
+                "name": task.name,
+                "estimate_hundredths": task.estimate_hundredths,
+                "completed": task.completed,
+            }
+            if task.id in known:
+                self.connection.execute(
+                    update(tables.tasks).where(tables.tasks.c.id == task.id).values(values)
+                )
+            else:
+                self.connection.execute(
+                    insert(tables.tasks).values(id=task.id, project_id=aggregate.id, **values)
+                )
+        self.loaded_tasks[aggregate.id] = set(aggregate.tasks)
+
+
+class TimeEntryRepository(TableRepository[model.TimeEntry]):
+    table = tables.time_entries
+    aggregate_type = "TimeEntry"
+
+    def to_row(self, aggregate: model.TimeEntry) -> dict[str, Any]:
+        return {
+            "id": aggregate.id,
+            "project_id": aggregate.project_id,
+            "person_id": aggregate.person_id,
+            "task_id": aggregate.task_id,
+            "date": aggregate.date,
+            "hours_hundredths": aggregate.hours_hundredths,
+            "billable": aggregate.billable,
+            "rate_cents": aggregate.rate_cents,
+            "amount_cents": aggregate.amount_cents,
+            "status": aggregate.status,
+            "notes": aggregate.notes,
+        }
+
+    def from_row(self, row: Any) -> model.TimeEntry:
+        client_id = self.connection.execute(
+            select(tables.projects.c.client_id).where(tables.projects.c.id == row.project_id)
+        ).scalar_one()
+        return model.TimeEntry(
+            id=row.id,
+            project_id=row.project_id,
+            person_id=row.person_id,
+            client_id=client_id,
+            task_id=row.task_id,
+            date=row.date,
+            hours_hundredths=row.hours_hundredths,
+            billable=row.billable,
+            rate_cents=row.rate_cents,
+            amount_cents=row.amount_cents,
+            status=row.status,
+            notes=row.notes,
+            version=row.version,
+        )
+
+    def save(self, aggregate: model.TimeEntry) -> None:
+        if not aggregate.deleted:
+            super().save(aggregate)
+            return
+        result = self.connection.execute(
+            delete(tables.time_entries).where(
+                tables.time_entries.c.id == aggregate.id,
+                tables.time_entries.c.version == aggregate.loaded_version,
+            )
+        )
+        if result.rowcount != 1:
+            raise errors.ConcurrentModification(
+                f"time entry {aggregate.id} was changed by another request"
+            )
+
+    def hours_on(
+        self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
+    ) -> int:
+        entries = tables.time_entries
+        query = select(func.coalesce(func.sum(entries.c.hours_hundredths), 0)).where(
+            entries.c.person_id == person_id, entries.c.date == date
+        )
+        if excluding is not None:
+            query = query.where(entries.c.id != excluding)
+        return int(self.connection.execute(query).scalar_one())

@@ -12,6 +12,7 @@ from domain.store.repositories import (
     PersonRepository,
     ProjectRepository,
     TableRepository,
+    TimeEntryRepository,
 )
 
 
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
         self.clients = ClientRepository(self.connection)
         self.people = PersonRepository(self.connection)
         self.projects = ProjectRepository(self.connection)
+        self.time_entries = TimeEntryRepository(self.connection)
         self.last_position = None
         self.event_types = set()
         return self
@@ -44,7 +46,7 @@ class SqlUnitOfWork:
 
     @property
     def repositories(self) -> tuple[TableRepository[Any], ...]:
-        return (self.clients, self.people, self.projects)
+        return (self.clients, self.people, self.projects, self.time_entries)
 
     def commit(self) -> None:
         assert self.connection is not None
