@@ -68,7 +68,7 @@ class TeamMemberSchema(Schema):
     person_id = fields.UUID(required=True)
     name = fields.String(required=True)
     role = fields.String(required=True)
-    bill_rate = Money(allow_none=True)
+    bill_rate = Money(allow_none=True, attribute="bill_rate_cents")
 
 
 class DashboardSchema(Schema):

@@ -5,30 +5,41 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
+from domain.money import round_half_up_div
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
+from readmodels.contributions import changes
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
 def budget_used_pct(billed_cents: int, budget_cents: int) -> Decimal:
+    """billed / budget in percent, rounded half up to one decimal; 0 when the budget is 0."""
     if budget_cents == 0:
         return Decimal("0.0")
-    return (Decimal(billed_cents * 100) / Decimal(budget_cents)).quantize(Decimal("0.1"))
+    return Decimal(round_half_up_div(billed_cents * 1000, budget_cents)) / 10
 
 
-def _person_name(data: dict[str, str]) -> str:
+def person_name(data: dict[str, Any]) -> str:
     return f"{data['first_name']} {data['last_name']}"
 
 
+def _id(data: dict[str, Any], name: str) -> uuid.UUID:
+    return uuid.UUID(data[name])
+
+
+def _lookup_name(conn: Connection, table: Any, key: str, value: uuid.UUID) -> str:
+    return conn.execute(select(table.c.name).where(table.c[key] == value)).scalar_one()
+
+
 def on_client_registered(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    client_id = uuid.UUID(event.data["client_id"])
     upsert(
         conn,
         t.project_dashboards__clients,
-        {"client_id": client_id, "name": event.data["name"]},
+        {"client_id": _id(event.data, "client_id"), "name": event.data["name"]},
         ("client_id",),
     )
 
@@ -37,46 +48,53 @@ def on_client_renamed(conn: Connection, t: TableSet, event: RecordedEvent) -> No
     on_client_registered(conn, t, event)
     conn.execute(
         update(t.project_dashboards)
-        .where(t.project_dashboards.c.client_id == uuid.UUID(event.data["client_id"]))
+        .where(t.project_dashboards.c.client_id == _id(event.data, "client_id"))
         .values(client_name=event.data["name"], updated_at=event.recorded_at)
     )
 
 
 def on_person_registered(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    person_id = uuid.UUID(event.data["person_id"])
     upsert(
         conn,
         t.project_dashboards__people,
-        {"person_id": person_id, "name": _person_name(event.data)},
+        {"person_id": _id(event.data, "person_id"), "name": person_name(event.data)},
         ("person_id",),
     )
 
 
+def on_person_updated(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    on_person_registered(conn, t, event)
+    person_id = _id(event.data, "person_id")
+    conn.execute(
+        update(t.project_dashboards)
+        .where(t.project_dashboards.c.manager_id == person_id)
+        .values(manager_name=person_name(event.data), updated_at=event.recorded_at)
+    )
+    team = t.project_dashboards__team
+    for project_id in (
+        conn.execute(select(team.c.project_id).where(team.c.person_id == person_id)).scalars().all()
+    ):
+        _refresh_team(conn, t, project_id, event.recorded_at)
+
+
 def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     data = event.data
-    client_id = uuid.UUID(data["client_id"])
-    manager_id = uuid.UUID(data["manager_id"])
-    client_name = conn.execute(
-        select(t.project_dashboards__clients.c.name).where(
-            t.project_dashboards__clients.c.client_id == client_id
-        )
-    ).scalar_one()
-    manager_name = conn.execute(
-        select(t.project_dashboards__people.c.name).where(
-            t.project_dashboards__people.c.person_id == manager_id
-        )
-    ).scalar_one()
+    client_id, manager_id = _id(data, "client_id"), _id(data, "manager_id")
     upsert(
         conn,
         t.project_dashboards,
         {
-            "project_id": uuid.UUID(data["project_id"]),
+            "project_id": _id(data, "project_id"),
             "name": data["name"],
             "status": "open",
             "client_id": client_id,
-            "client_name": client_name,
+            "client_name": _lookup_name(
+                conn, t.project_dashboards__clients, "client_id", client_id
+            ),
             "manager_id": manager_id,
-            "manager_name": manager_name,
+            "manager_name": _lookup_name(
+                conn, t.project_dashboards__people, "person_id", manager_id
+            ),
             "start_date": dt.date.fromisoformat(data["start_date"]),
             "end_date": dt.date.fromisoformat(data["end_date"]) if data["end_date"] else None,
             "budget_cents": data["budget_cents"],
@@ -93,6 +111,150 @@ def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> N
     )
 
 
+def _dashboard(conn: Connection, t: TableSet, project_id: uuid.UUID) -> Any:
+    return conn.execute(
+        select(t.project_dashboards).where(t.project_dashboards.c.project_id == project_id)
+    ).one()
+
+
+def _set(conn: Connection, t: TableSet, project_id: uuid.UUID, **values: Any) -> None:
+    conn.execute(
+        update(t.project_dashboards)
+        .where(t.project_dashboards.c.project_id == project_id)
+        .values(values)
+    )
+
+
+def on_project_updated(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    data = event.data
+    project_id, manager_id = _id(data, "project_id"), _id(data, "manager_id")
+    row = _dashboard(conn, t, project_id)
+    _set(
+        conn,
+        t,
+        project_id,
+        name=data["name"],
+        manager_id=manager_id,
+        manager_name=_lookup_name(conn, t.project_dashboards__people, "person_id", manager_id),
+        end_date=dt.date.fromisoformat(data["end_date"]) if data["end_date"] else None,
+        budget_cents=data["budget_cents"],
+        budget_used_pct=budget_used_pct(row.billed_cents, data["budget_cents"]),
+        updated_at=event.recorded_at,
+    )
+
+
+def on_project_closed(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _set(conn, t, _id(event.data, "project_id"), status="closed", updated_at=event.recorded_at)
+
+
+def on_project_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _set(conn, t, _id(event.data, "project_id"), status="open", updated_at=event.recorded_at)
+
+
+def on_member_added(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    data = event.data
+    project_id = _id(data, "project_id")
+    upsert(
+        conn,
+        t.project_dashboards__team,
+        {
+            "project_id": project_id,
+            "person_id": _id(data, "person_id"),
+            "role": data["role"],
+            "bill_rate_cents": data["bill_rate_cents"],
+        },
+        ("project_id", "person_id"),
+    )
+    _refresh_team(conn, t, project_id, event.recorded_at)
+
+
+def on_member_removed(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    project_id = _id(event.data, "project_id")
+    team = t.project_dashboards__team
+    conn.execute(
+        delete(team).where(
+            team.c.project_id == project_id, team.c.person_id == _id(event.data, "person_id")
+        )
+    )
+    _refresh_team(conn, t, project_id, event.recorded_at)
+
+
+def team_json(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The team as the dashboard shows it, ordered by name (then id)."""
+    return sorted(
+        (
+            {
+                "person_id": str(m["person_id"]),
+                "name": m["name"],
+                "role": m["role"],
+                "bill_rate_cents": m["bill_rate_cents"],
+            }
+            for m in members
+        ),
+        key=lambda m: (m["name"], m["person_id"]),
+    )
+
+
+def _refresh_team(conn: Connection, t: TableSet, project_id: uuid.UUID, at: dt.datetime) -> None:
+    team, people = t.project_dashboards__team, t.project_dashboards__people
+    members = conn.execute(
+        select(team.c.person_id, people.c.name, team.c.role, team.c.bill_rate_cents)
+        .join(people, people.c.person_id == team.c.person_id)
+        .where(team.c.project_id == project_id)
+    )
+    _set(conn, t, project_id, team=team_json([dict(m._mapping) for m in members]), updated_at=at)
+
+
+def _count_tasks(
+    conn: Connection, t: TableSet, event: RecordedEvent, active: int, completed: int
+) -> None:
+    board = t.project_dashboards
+    conn.execute(
+        update(board)
+        .where(board.c.project_id == _id(event.data, "project_id"))
+        .values(
+            active_task_count=board.c.active_task_count + active,
+            completed_task_count=board.c.completed_task_count + completed,
+            updated_at=event.recorded_at,
+        )
+    )
+
+
+def on_task_added(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _count_tasks(conn, t, event, 1, 0)
+
+
+def on_task_completed(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _count_tasks(conn, t, event, -1, 1)
+
+
+def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _count_tasks(conn, t, event, 1, -1)
+
+
+def on_time_entry_changed(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    pairs = changes(event.data)
+    if not pairs:
+        return
+    project_id = _id(event.data, "project_id")
+    row = _dashboard(conn, t, project_id)
+    total, billable, billed = row.total_hundredths, row.billable_hundredths, row.billed_cents
+    for _snapshot, delta in pairs:
+        total += delta.hundredths
+        billable += delta.billable_hundredths
+        billed += delta.billed_cents
+    _set(
+        conn,
+        t,
+        project_id,
+        total_hundredths=total,
+        billable_hundredths=billable,
+        billed_cents=billed,
+        budget_used_pct=budget_used_pct(billed, row.budget_cents),
+        updated_at=event.recorded_at,
+    )
+
+
 projection = Projection(
     name="project_dashboards",
     version=1,
@@ -100,12 +262,28 @@ projection = Projection(
         tables.project_dashboards,
         tables.project_dashboards__clients,
         tables.project_dashboards__people,
+        tables.project_dashboards__team,
     ),
     handlers={
         "ClientRegistered": on_client_registered,
         "ClientRenamed": on_client_renamed,
         "PersonRegistered": on_person_registered,
+        "PersonUpdated": on_person_updated,
         "ProjectCreated": on_project_created,
+        "ProjectUpdated": on_project_updated,
+        "ProjectClosed": on_project_closed,
+        "ProjectReopened": on_project_reopened,
+        "MemberAdded": on_member_added,
+        "MemberUpdated": on_member_added,
+        "MemberRemoved": on_member_removed,
+        "TaskAdded": on_task_added,
+        "TaskCompleted": on_task_completed,
+        "TaskReopened": on_task_reopened,
+        "TimeLogged": on_time_entry_changed,
+        "TimeEntryAmended": on_time_entry_changed,
+        "TimeEntryDeleted": on_time_entry_changed,
+        "TimeEntryApproved": on_time_entry_changed,
+        "TimeEntryRejected": on_time_entry_changed,
     },
     key=key_by("project_id"),
     critical_event_types=frozenset({"ProjectCreated"}),

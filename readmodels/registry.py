@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from readmodels import dashboards
+from readmodels import dashboards, reports, time_entry_rows
 from readmodels.projection import Projection
 
 PROJECTIONS: dict[str, Projection] = {
-    projection.name: projection for projection in (dashboards.projection,)
+    projection.name: projection
+    for projection in (
+        dashboards.projection,
+        time_entry_rows.projection,
+        reports.utilization,
+        reports.client_revenue,
+        reports.budget_burn,
+    )
 }
 
 

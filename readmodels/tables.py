@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -108,4 +109,132 @@ project_dashboards__people = Table(
     metadata,
     Column("person_id", Uuid, primary_key=True),
     Column("name", String(401), nullable=False),
+)
+
+project_dashboards__team = Table(
+    "project_dashboards__team",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("role", String(200), nullable=False),
+    Column("bill_rate_cents", BigInteger),
+    Index("ix_project_dashboards__team_person_id", "person_id"),
+)
+
+# time_entry_rows: one row per entry, with the names the lists show.
+time_entry_rows = Table(
+    "time_entry_rows",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("date", Date, nullable=False),
+    Column("hours_hundredths", Integer, nullable=False),
+    Column("billable", Boolean, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("notes", Text),
+    Column("person_id", Uuid, nullable=False),
+    Column("person_name", String(401), nullable=False),
+    Column("project_id", Uuid, nullable=False),
+    Column("project_name", String(200), nullable=False),
+    Column("client_id", Uuid, nullable=False),
+    Column("client_name", String(200), nullable=False),
+    Column("task_id", Uuid),
+    Column("task_name", String(200)),
+    Index("ix_time_entry_rows_person_id_date", "person_id", "date", "id"),
+    Index("ix_time_entry_rows_project_id_date", "project_id", "date", "id"),
+    Index("ix_time_entry_rows_status_date", "status", "date", "id"),
+    Index("ix_time_entry_rows_date", "date", "id"),
+    Index("ix_time_entry_rows_client_id", "client_id"),
+)
+
+time_entry_rows__people = Table(
+    "time_entry_rows__people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("name", String(401), nullable=False),
+)
+
+time_entry_rows__projects = Table(
+    "time_entry_rows__projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+time_entry_rows__clients = Table(
+    "time_entry_rows__clients",
+    metadata,
+    Column("client_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+time_entry_rows__tasks = Table(
+    "time_entry_rows__tasks",
+    metadata,
+    Column("task_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+# utilization: person x ISO week.
+utilization = Table(
+    "utilization",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("week_start", Date, nullable=False),
+    Column("person_name", String(401), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("billable_hundredths", BigInteger, nullable=False),
+    Column("capacity_hundredths", Integer, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Index("ix_utilization_week_start", "week_start", "person_id"),
+)
+
+utilization__people = Table(
+    "utilization__people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("name", String(401), nullable=False),
+    Column("capacity_hundredths", Integer, nullable=False),
+)
+
+# client_revenue: client x month, billable entries only.
+client_revenue = Table(
+    "client_revenue",
+    metadata,
+    Column("client_id", Uuid, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("month_start", Date, nullable=False),
+    Column("client_name", String(200), nullable=False),
+    Column("billable_hundredths", BigInteger, nullable=False),
+    Column("billed_cents", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Index("ix_client_revenue_month_start", "month_start", "client_id"),
+)
+
+client_revenue__clients = Table(
+    "client_revenue__clients",
+    metadata,
+    Column("client_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+# budget_burn: project x ISO week.
+budget_burn = Table(
+    "budget_burn",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("week_start", Date, nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("billed_cents", BigInteger, nullable=False),
+    Column("budget_cents", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+)
+
+budget_burn__projects = Table(
+    "budget_burn__projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("budget_cents", BigInteger, nullable=False),
 )

@@ -10,18 +10,58 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select, true
 
 from domain.store import tables as w
 from domain.store.db import Databases
 from readmodels import tables as r
-from readmodels.dashboards import budget_used_pct
+from readmodels.contributions import iso_week, month_of
+from readmodels.dashboards import budget_used_pct, team_json
 
 Rows = dict[Any, dict[str, Any]]
 
 
+COUNTED = w.time_entries.c.status.in_(("submitted", "approved"))
+BILLABLE = w.time_entries.c.billable.is_(True)
+
+
+def _person_name(people: Any) -> Any:
+    return (people.c.first_name + " " + people.c.last_name).label("name")
+
+
 def recompute_project_dashboards(conn: Connection) -> Rows:
     manager = w.people.alias("manager")
+    entries = w.time_entries
+    totals = {
+        row.project_id: row
+        for row in conn.execute(
+            select(
+                entries.c.project_id,
+                func.sum(entries.c.hours_hundredths).label("total"),
+                func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
+                func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+            )
+            .where(COUNTED)
+            .group_by(entries.c.project_id)
+        )
+    }
+    tasks = {
+        row.project_id: row
+        for row in conn.execute(
+            select(
+                w.tasks.c.project_id,
+                func.sum(case((w.tasks.c.completed.is_(False), 1), else_=0)).label("active"),
+                func.sum(case((w.tasks.c.completed.is_(True), 1), else_=0)).label("completed"),
+            ).group_by(w.tasks.c.project_id)
+        )
+    }
+    teams: dict[Any, list[dict[str, Any]]] = {}
+    for member in conn.execute(
+        select(w.project_members, _person_name(w.people)).join(
+            w.people, w.people.c.id == w.project_members.c.person_id
+        )
+    ):
+        teams.setdefault(member.project_id, []).append(dict(member._mapping))
     query = (
         select(
             w.projects.c.id.label("project_id"),
@@ -40,23 +80,169 @@ def recompute_project_dashboards(conn: Connection) -> Rows:
     )
     rows: Rows = {}
     for row in conn.execute(query):
-        values = dict(row._mapping)
-        values |= {
-            "total_hundredths": 0,
-            "billable_hundredths": 0,
-            "billed_cents": 0,
-            "budget_used_pct": budget_used_pct(0, row.budget_cents),
-            "active_task_count": 0,
-            "completed_task_count": 0,
-            "team": [],
+        total, task = totals.get(row.project_id), tasks.get(row.project_id)
+        billed = int(total.billed) if total else 0
+        rows[row.project_id] = dict(row._mapping) | {
+            "total_hundredths": int(total.total) if total else 0,
+            "billable_hundredths": int(total.billable) if total else 0,
+            "billed_cents": billed,
+            "budget_used_pct": budget_used_pct(billed, row.budget_cents),
+            "active_task_count": int(task.active) if task else 0,
+            "completed_task_count": int(task.completed) if task else 0,
+            "team": team_json(teams.get(row.project_id, [])),
         }
-        rows[row.project_id] = values
     return rows
 
 
 def current_project_dashboards(conn: Connection) -> Rows:
     columns = [c for c in r.project_dashboards.c if c.name != "updated_at"]
     return {row.project_id: dict(row._mapping) for row in conn.execute(select(*columns))}
+
+
+def recompute_time_entry_rows(conn: Connection) -> Rows:
+    entries = w.time_entries
+    query = (
+        select(
+            entries.c.id,
+            entries.c.date,
+            entries.c.hours_hundredths,
+            entries.c.billable,
+            entries.c.amount_cents,
+            entries.c.status,
+            entries.c.notes,
+            entries.c.person_id,
+            (w.people.c.first_name + " " + w.people.c.last_name).label("person_name"),
+            entries.c.project_id,
+            w.projects.c.name.label("project_name"),
+            w.projects.c.client_id,
+            w.clients.c.name.label("client_name"),
+            entries.c.task_id,
+            w.tasks.c.name.label("task_name"),
+        )
+        .join(w.people, w.people.c.id == entries.c.person_id)
+        .join(w.projects, w.projects.c.id == entries.c.project_id)
+        .join(w.clients, w.clients.c.id == w.projects.c.client_id)
+        .outerjoin(w.tasks, w.tasks.c.id == entries.c.task_id)
+    )
+    return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def current_time_entry_rows(conn: Connection) -> Rows:
+    return {row.id: dict(row._mapping) for row in conn.execute(select(r.time_entry_rows))}
+
+
+def _daily(conn: Connection, key_column: Any, where: Any) -> Any:
+    """Counted entries summed per key and day (SQL); weeks and months are rolled up after."""
+    entries = w.time_entries
+    return conn.execute(
+        select(
+            key_column.label("key"),
+            entries.c.date,
+            func.sum(entries.c.hours_hundredths).label("hours"),
+            func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
+            func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+            func.count().label("entries"),
+        )
+        .select_from(entries.join(w.projects, w.projects.c.id == entries.c.project_id))
+        .where(COUNTED, where)
+        .group_by(key_column, entries.c.date)
+    )
+
+
+def recompute_utilization(conn: Connection) -> Rows:
+    people = {
+        row.id: row
+        for row in conn.execute(
+            select(w.people.c.id, _person_name(w.people), w.people.c.weekly_capacity_hundredths)
+        )
+    }
+    rows: Rows = {}
+    for day in _daily(conn, w.time_entries.c.person_id, true()):
+        week, week_start = iso_week(day.date)
+        person = people[day.key]
+        row = rows.setdefault(
+            (day.key, week),
+            {
+                "person_id": day.key,
+                "week": week,
+                "week_start": week_start,
+                "person_name": person.name,
+                "hundredths": 0,
+                "billable_hundredths": 0,
+                "capacity_hundredths": person.weekly_capacity_hundredths,
+                "entries": 0,
+            },
+        )
+        row["hundredths"] += int(day.hours)
+        row["billable_hundredths"] += int(day.billable)
+        row["entries"] += int(day.entries)
+    return rows
+
+
+def current_utilization(conn: Connection) -> Rows:
+    return {
+        (row.person_id, row.week): dict(row._mapping) for row in conn.execute(select(r.utilization))
+    }
+
+
+def recompute_client_revenue(conn: Connection) -> Rows:
+    names = dict(conn.execute(select(w.clients.c.id, w.clients.c.name)).all())
+    rows: Rows = {}
+    for day in _daily(conn, w.projects.c.client_id, BILLABLE):
+        month, month_start = month_of(day.date)
+        row = rows.setdefault(
+            (day.key, month),
+            {
+                "client_id": day.key,
+                "month": month,
+                "month_start": month_start,
+                "client_name": names[day.key],
+                "billable_hundredths": 0,
+                "billed_cents": 0,
+                "entries": 0,
+            },
+        )
+        row["billable_hundredths"] += int(day.billable)
+        row["billed_cents"] += int(day.billed)
+        row["entries"] += int(day.entries)
+    return rows
+
+
+def current_client_revenue(conn: Connection) -> Rows:
+    return {
+        (row.client_id, row.month): dict(row._mapping)
+        for row in conn.execute(select(r.client_revenue))
+    }
+
+
+def recompute_budget_burn(conn: Connection) -> Rows:
+    budgets = dict(conn.execute(select(w.projects.c.id, w.projects.c.budget_cents)).all())
+    rows: Rows = {}
+    for day in _daily(conn, w.time_entries.c.project_id, true()):
+        week, week_start = iso_week(day.date)
+        row = rows.setdefault(
+            (day.key, week),
+            {
+                "project_id": day.key,
+                "week": week,
+                "week_start": week_start,
+                "hundredths": 0,
+                "billed_cents": 0,
+                "budget_cents": budgets[day.key],
+                "entries": 0,
+            },
+        )
+        row["hundredths"] += int(day.hours)
+        row["billed_cents"] += int(day.billed)
+        row["entries"] += int(day.entries)
+    return rows
+
+
+def current_budget_burn(conn: Connection) -> Rows:
+    return {
+        (row.project_id, row.week): dict(row._mapping)
+        for row in conn.execute(select(r.budget_burn))
+    }
 
 
 @dataclass(frozen=True)
@@ -67,6 +253,10 @@ class Check:
 
 CHECKS: dict[str, Check] = {
     "project_dashboards": Check(recompute_project_dashboards, current_project_dashboards),
+    "time_entry_rows": Check(recompute_time_entry_rows, current_time_entry_rows),
+    "utilization": Check(recompute_utilization, current_utilization),
+    "client_revenue": Check(recompute_client_revenue, current_client_revenue),
+    "budget_burn": Check(recompute_budget_burn, current_budget_burn),
 }
 
 

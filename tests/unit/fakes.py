@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Self
 
@@ -13,7 +14,7 @@ class FakeRepository:
     def add(self, aggregate: Any) -> None:
         self.items[aggregate.id] = aggregate
 
-    def get(self, aggregate_id: uuid.UUID) -> Any:
+    def get(self, aggregate_id: uuid.UUID, *, for_update: bool = False) -> Any:
         return self.items.get(aggregate_id)
 
 
@@ -28,12 +29,35 @@ class FakePeople(FakeRepository):
     def add_token(self, person_id: uuid.UUID, token_hash: str) -> None:
         self.tokens[token_hash] = person_id
 
+    def lock(self, person_id: uuid.UUID) -> Any:
+        return self.get(person_id)
+
+
+class FakeProjects(FakeRepository):
+    def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> Any:
+        return next((p for p in self.items.values() if task_id in p.tasks), None)
+
+
+class FakeTimeEntries(FakeRepository):
+    def hours_on(
+        self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
+    ) -> int:
+        return sum(
+            entry.hours_hundredths
+            for entry in self.items.values()
+            if entry.person_id == person_id
+            and entry.date == date
+            and entry.id != excluding
+            and not entry.deleted
+        )
+
 
 class FakeUnitOfWork:
     def __init__(self) -> None:
         self.clients = FakeRepository()
         self.people = FakePeople()
-        self.projects = FakeRepository()
+        self.projects = FakeProjects()
+        self.time_entries = FakeTimeEntries()
         self.committed = False
         self.log: list[tuple[str, Any]] = []
         self.last_position: int | None = None
@@ -47,12 +71,14 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self.event_types = set()
-        for repository in (self.clients, self.people, self.projects):
-            for aggregate in repository.items.values():
+        for repository in (self.clients, self.people, self.projects, self.time_entries):
+            for aggregate in list(repository.items.values()):
                 for event, _version in aggregate.pending_events:
                     self.log.append((event.event_type, event))
                     self.event_types.add(event.event_type)
                 aggregate.pending_events.clear()
+                if getattr(aggregate, "deleted", False):
+                    del repository.items[aggregate.id]
         self.last_position = len(self.log) or None
         self.committed = True
 

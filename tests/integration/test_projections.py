@@ -1,0 +1,62 @@
+"""Every change reaches every affected read row; each read model equals its recomputation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain import commands
+from readmodels.rebuild import rebuild
+from readmodels.registry import PROJECTIONS
+from tests.support.scenario import Scenario
+from tests.support.stack import Stack
+
+MONDAY = dt.date(2026, 11, 23)  # 2026-W48
+SUNDAY = dt.date(2026, 11, 29)
+
+
+def test_every_change_reaches_every_read_model(stack: Stack) -> None:
+    s = Scenario(stack.databases)
+    acme = s.client("Acme")
+    manager = s.person("Mia", "Wong", "manager")
+    ann = s.person("Ann", "Lee", default_bill_rate_cents=9000)
+    bob = s.person("Bob", "Ray")
+    project = s.project(acme, manager, default_bill_rate_cents=10000)
+    s.member(project, ann, rate=12000)
+    s.member(project, bob)
+    task = s.run(commands.AddTask(project_id=project, name="Build")).id
+    s.run(commands.AddTask(project_id=project, name="Test"))
+    first = s.log(project, ann, MONDAY, 750, task_id=task)
+    moved = s.log(project, ann, SUNDAY, 400)
+    flipped = s.log(project, bob, MONDAY, 300)
+    rejected = s.log(project, bob, dt.date(2026, 11, 30), 200)
+    deleted = s.log(project, manager, MONDAY, 100)
+    s.catch_up()
+    assert s.drift() == {}
+
+    s.run(commands.AmendTimeEntry(entry_id=moved, changes={"date": dt.date(2026, 12, 1)}))
+    s.run(commands.AmendTimeEntry(entry_id=flipped, changes={"billable": False}))
+    s.run(commands.RejectTimeEntry(entry_id=rejected, reason="wrong day"))
+    s.run(commands.DeleteTimeEntry(entry_id=deleted))
+    s.run(commands.ApproveTimeEntry(entry_id=first))
+    s.run(commands.AddMember(project_id=project, person_id=ann, role="Lead",
+                             bill_rate_cents=20000))
+    s.run(commands.CompleteTask(task_id=task))
+    s.run(commands.RenameClient(client_id=acme, name="Acme Holdings"))
+    s.run(commands.UpdatePerson(person_id=ann, changes={"last_name": "Lee-Park",
+                                                        "weekly_capacity_hundredths": 3200}))
+    s.run(commands.UpdateProject(project_id=project, changes={"name": "Web 2",
+                                                             "budget_cents": 500_000}))
+    s.run(commands.CloseProject(project_id=project))
+    s.catch_up()
+    assert s.drift() == {}
+
+    s.run(commands.ReopenProject(project_id=project))
+    s.run(commands.ReopenTask(task_id=task))
+    s.run(commands.AmendTimeEntry(entry_id=rejected, changes={"hours_hundredths": 250}))
+    s.run(commands.RemoveMember(project_id=project, person_id=bob))
+    s.catch_up()
+    assert s.drift() == {}
+
+    for projection in PROJECTIONS.values():
+        rebuild(stack.databases, projection)
+    assert s.drift() == {}

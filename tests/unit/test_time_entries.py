@@ -1,0 +1,266 @@
+"""Domain rules for time entries, through the handlers, on the in-memory unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from domain import commands, errors, handlers
+from tests.unit.fakes import FakeUnitOfWork
+
+DAY = dt.date(2026, 11, 23)
+
+
+def person(uow: FakeUnitOfWork, role: str = "member", rate: int | None = None) -> uuid.UUID:
+    return handlers.register_person(
+        commands.RegisterPerson(
+            first_name="P",
+            last_name=uuid.uuid4().hex[:6],
+            email=f"{uuid.uuid4().hex}@example.com",
+            role=role,
+            default_bill_rate_cents=rate,
+        ),
+        uow,
+    ).id
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def setup(uow: FakeUnitOfWork) -> dict[str, uuid.UUID]:
+    manager = person(uow, "manager")
+    worker = person(uow, "member", rate=9000)
+    client = handlers.register_client(commands.RegisterClient(name="Acme"), uow).id
+    project = handlers.create_project(
+        commands.CreateProject(
+            name="Web",
+            client_id=client,
+            manager_id=manager,
+            start_date=dt.date(2026, 1, 1),
+            budget_cents=1_000_000,
+        ),
+        uow,
+    ).id
+    handlers.add_member(
+        commands.AddMember(project_id=project, person_id=worker, role="Engineer"), uow
+    )
+    return {"manager": manager, "worker": worker, "client": client, "project": project}
+
+
+def log(uow: FakeUnitOfWork, s: dict[str, uuid.UUID], hours: int = 750, **kw: object) -> uuid.UUID:
+    values = {
+        "project_id": s["project"],
+        "person_id": s["worker"],
+        "date": DAY,
+        "hours_hundredths": hours,
+        "billable": True,
+    } | kw
+    return handlers.log_time(commands.LogTime(**values), uow).id  # type: ignore[arg-type]
+
+
+def last_event(uow: FakeUnitOfWork) -> object:
+    return uow.log[-1][1]
+
+
+def test_the_rate_is_the_member_rate_else_project_else_person_else_zero(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    log(uow, setup)
+    assert uow.time_entries.items[log(uow, setup, hours=100)].rate_cents == 9000  # person
+    handlers.update_project(
+        commands.UpdateProject(
+            project_id=setup["project"], changes={"default_bill_rate_cents": 11000}
+        ),
+        uow,
+    )
+    assert uow.time_entries.items[log(uow, setup, hours=100)].rate_cents == 11000  # project
+    handlers.add_member(
+        commands.AddMember(
+            project_id=setup["project"],
+            person_id=setup["worker"],
+            role="Lead",
+            bill_rate_cents=15000,
+        ),
+        uow,
+    )
+    entry = uow.time_entries.items[log(uow, setup, hours=100)]
+    assert entry.rate_cents == 15000  # member
+    bare = person(uow)
+    handlers.add_member(
+        commands.AddMember(project_id=setup["project"], person_id=bare, role="Intern"), uow
+    )
+    handlers.update_project(
+        commands.UpdateProject(
+            project_id=setup["project"], changes={"default_bill_rate_cents": None}
+        ),
+        uow,
+    )
+    zero = log(uow, setup, hours=100, person_id=bare)
+    assert uow.time_entries.items[zero].rate_cents == 0
+
+
+def test_a_later_rate_change_does_not_rewrite_logged_entries(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    entry_id = log(uow, setup, hours=333)
+    handlers.add_member(
+        commands.AddMember(
+            project_id=setup["project"],
+            person_id=setup["worker"],
+            role="Lead",
+            bill_rate_cents=50000,
+        ),
+        uow,
+    )
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=entry_id, changes={"hours_hundredths": 150}), uow
+    )
+    entry = uow.time_entries.items[entry_id]
+    assert entry.rate_cents == 9000
+    assert entry.amount_cents == 13500  # 1.5 h x 90.00
+
+
+def test_amounts_round_half_up_per_entry(uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]) -> None:
+    handlers.add_member(
+        commands.AddMember(
+            project_id=setup["project"], person_id=setup["worker"], role="X", bill_rate_cents=333
+        ),
+        uow,
+    )
+    entry_id = log(uow, setup, hours=150)  # 1.5 h x 3.33 = 4.995
+    assert uow.time_entries.items[entry_id].amount_cents == 500
+
+
+def test_cannot_log_more_than_24_hours_on_one_day(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    log(uow, setup, hours=1300)
+    with pytest.raises(errors.DailyLimitExceeded):
+        log(uow, setup, hours=1300)
+    log(uow, setup, hours=1100)
+    log(uow, setup, hours=1300, date=DAY + dt.timedelta(days=1))
+
+
+def test_amending_counts_the_other_entries_of_the_day_only(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    first = log(uow, setup, hours=1200)
+    log(uow, setup, hours=1000)
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=first, changes={"hours_hundredths": 1400}), uow
+    )
+    with pytest.raises(errors.DailyLimitExceeded):
+        handlers.amend_time_entry(
+            commands.AmendTimeEntry(entry_id=first, changes={"hours_hundredths": 1401}), uow
+        )
+
+
+def test_time_only_on_open_projects(uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]) -> None:
+    entry_id = log(uow, setup)
+    handlers.close_project(commands.CloseProject(project_id=setup["project"]), uow)
+    with pytest.raises(errors.ProjectClosed):
+        log(uow, setup)
+    with pytest.raises(errors.ProjectClosed):
+        handlers.amend_time_entry(
+            commands.AmendTimeEntry(entry_id=entry_id, changes={"notes": "x"}), uow
+        )
+    with pytest.raises(errors.ProjectClosed):
+        handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=entry_id), uow)
+    handlers.reopen_project(commands.ReopenProject(project_id=setup["project"]), uow)
+    log(uow, setup, hours=100)
+
+
+def test_only_members_or_the_manager_log_time(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    outsider = person(uow)
+    with pytest.raises(errors.NotOnProject):
+        log(uow, setup, person_id=outsider)
+    log(uow, setup, person_id=setup["manager"])
+
+
+def test_a_task_must_belong_to_the_project(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    with pytest.raises(errors.InvalidReference):
+        log(uow, setup, task_id=uuid.uuid4())
+    task = handlers.add_task(commands.AddTask(project_id=setup["project"], name="Build"), uow).id
+    log(uow, setup, task_id=task)
+
+
+def test_approved_entries_are_immutable_and_rejected_ones_resubmit_on_amend(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    approved = log(uow, setup, hours=100)
+    handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=approved), uow)
+    with pytest.raises(errors.EntryLocked):
+        handlers.amend_time_entry(
+            commands.AmendTimeEntry(entry_id=approved, changes={"notes": "x"}), uow
+        )
+    with pytest.raises(errors.EntryLocked):
+        handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=approved), uow)
+    with pytest.raises(errors.InvalidTransition):
+        handlers.reject_time_entry(commands.RejectTimeEntry(entry_id=approved, reason="no"), uow)
+
+    rejected = log(uow, setup, hours=100)
+    handlers.reject_time_entry(commands.RejectTimeEntry(entry_id=rejected, reason="typo"), uow)
+    assert last_event(uow).after["status"] == "rejected"  # type: ignore[attr-defined]
+    with pytest.raises(errors.InvalidTransition):
+        handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=rejected), uow)
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=rejected, changes={"hours_hundredths": 200}), uow
+    )
+    event = last_event(uow)
+    assert event.before["status"] == "rejected"  # type: ignore[attr-defined]
+    assert event.after["status"] == "submitted"  # type: ignore[attr-defined]
+    handlers.reject_time_entry(commands.RejectTimeEntry(entry_id=rejected, reason="again"), uow)
+    handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=rejected), uow)
+    assert rejected not in uow.time_entries.items
+
+
+def test_time_events_carry_before_and_after(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    entry_id = log(uow, setup, hours=750)
+    logged = last_event(uow)
+    assert logged.before is None  # type: ignore[attr-defined]
+    assert logged.after["amount_cents"] == 67500  # type: ignore[attr-defined]
+    assert logged.client_id == setup["client"]  # type: ignore[attr-defined]
+    handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=entry_id), uow)
+    deleted = last_event(uow)
+    assert deleted.after is None  # type: ignore[attr-defined]
+    assert deleted.before["hours_hundredths"] == 750  # type: ignore[attr-defined]
+
+
+def test_the_manager_must_have_the_manager_or_admin_role(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    with pytest.raises(errors.ValidationFailed):
+        handlers.update_project(
+            commands.UpdateProject(
+                project_id=setup["project"], changes={"manager_id": setup["worker"]}
+            ),
+            uow,
+        )
+
+
+def test_membership_is_added_updated_and_removed(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    again = handlers.add_member(
+        commands.AddMember(project_id=setup["project"], person_id=setup["worker"], role="Lead"), uow
+    )
+    assert not again.created
+    assert uow.log[-1][0] == "MemberUpdated"
+    handlers.remove_member(
+        commands.RemoveMember(project_id=setup["project"], person_id=setup["worker"]), uow
+    )
+    with pytest.raises(errors.NotFound):
+        handlers.remove_member(
+            commands.RemoveMember(project_id=setup["project"], person_id=setup["worker"]), uow
+        )
