@@ -18,10 +18,11 @@ MAX_CENTS = 10**15
 class Money(fields.Field):
     """Money in, as "1250.00" (or 1250.5); integer cents inside; "1250.00" out."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
+        """signed: an output that may be negative (a budget overrun)."""
         metadata = kwargs.pop("metadata", {}) | {
             "type": "string",
-            "pattern": MONEY_PATTERN,
+            "pattern": r"^-?\d+\.\d{2}$" if signed else MONEY_PATTERN,
             "example": "1250.00",
         }
         super().__init__(metadata=metadata, **kwargs)

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask_smorest import Blueprint
+from sqlalchemy import Connection
 
-from api.auth import current_caller
+from api.auth import current_caller, require_role
 from api.errors import Problem
 from api.runtime import runtime
-from api.schemas import DashboardSchema, MinPositionSchema
+from api.schemas import (
+    BudgetBurnPageSchema,
+    BudgetBurnQuerySchema,
+    DashboardPageSchema,
+    DashboardSchema,
+    MinPositionSchema,
+    ProjectListQuerySchema,
+    ReportQuerySchema,
+    RevenuePageSchema,
+    TimeEntryPageSchema,
+    TimeEntryQuerySchema,
+    UtilizationPageSchema,
+)
 from readmodels import engine, queries
 
 blp = Blueprint("queries", __name__, description="Queries: served from the read models.")
+
+Reply = tuple[Any, int, dict[str, str]]
 
 
 def wait_for(projection: str, args: dict[str, Any]) -> None:
@@ -33,21 +49,128 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
         )
 
 
+def read(
+    projection: str, args: dict[str, Any], query: Callable[[Connection], queries.Page]
+) -> Reply:
+    wait_for(projection, args)
+    try:
+        with runtime().databases.read.connect() as conn:
+            page = query(conn)
+    except queries.BadCursor as error:
+        raise Problem(400, str(error), errors={"cursor": [str(error)]}) from error
+    body = {"items": page.items, "next_cursor": page.next_cursor}
+    return body, 200, {"X-Projection-Position": str(page.position)}
+
+
 @blp.route("/projects/<uuid:project_id>/dashboard", methods=["GET"])
 @blp.arguments(MinPositionSchema, location="query")
 @blp.response(200, DashboardSchema)
-def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> tuple[Any, int, dict]:
+def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
     """A project's dashboard: budget, hours, billed, tasks and team."""
     wait_for("project_dashboards", args)
     with runtime().databases.read.connect() as conn:
         row, position = queries.dashboard(conn, project_id)
-    caller = current_caller()
-    if row is None or not _may_see(caller, row):
+    if row is None or not _may_see(row):
         raise Problem(404, f"No project {project_id}.")
     return row, 200, {"X-Projection-Position": str(position)}
 
 
-def _may_see(caller: Any, row: dict[str, Any]) -> bool:
+def _may_see(row: dict[str, Any]) -> bool:
+    caller = current_caller()
     if caller.role in ("admin", "manager"):
         return True
     return any(member["person_id"] == str(caller.person_id) for member in row["team"])
+
+
+@blp.route("/projects", methods=["GET"])
+@blp.arguments(ProjectListQuerySchema, location="query")
+@blp.response(200, DashboardPageSchema)
+def list_projects(args: dict[str, Any]) -> Reply:
+    """Projects as dashboard rows; members see the projects they are on."""
+    caller = current_caller()
+    member_id = caller.person_id if caller.role == "member" else None
+    return read(
+        "project_dashboards",
+        args,
+        lambda conn: queries.projects(
+            conn,
+            client_id=args.get("client_id"),
+            manager_id=args.get("manager_id"),
+            status=args.get("status"),
+            member_id=member_id,
+            sort=args["sort"],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        ),
+    )
+
+
+@blp.route("/time-entries", methods=["GET"])
+@blp.arguments(TimeEntryQuerySchema, location="query")
+@blp.response(200, TimeEntryPageSchema)
+def list_time_entries(args: dict[str, Any]) -> Reply:
+    """Time entries, newest first; members see only their own."""
+    caller = current_caller()
+    viewer_id = caller.person_id if caller.role == "member" else None
+    return read(
+        "time_entry_rows",
+        args,
+        lambda conn: queries.time_entries(
+            conn,
+            person_id=args.get("person_id"),
+            viewer_id=viewer_id,
+            project_id=args.get("project_id"),
+            status=args.get("status"),
+            date_from=args.get("date_from"),
+            date_to=args.get("date_to"),
+            limit=args["limit"],
+            cursor=args["cursor"],
+        ),
+    )
+
+
+@blp.route("/reports/utilization", methods=["GET"])
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, UtilizationPageSchema)
+def utilization_report(args: dict[str, Any]) -> Reply:
+    """Hours against capacity per person and ISO week."""
+    require_role("admin", "manager")
+    return read(
+        "utilization",
+        args,
+        lambda conn: queries.utilization_report(
+            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
+        ),
+    )
+
+
+@blp.route("/reports/revenue", methods=["GET"])
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, RevenuePageSchema)
+def revenue_report(args: dict[str, Any]) -> Reply:
+    """Billable hours and billed amounts per client and month."""
+    require_role("admin", "manager")
+    return read(
+        "client_revenue",
+        args,
+        lambda conn: queries.revenue_report(
+            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
+        ),
+    )
+
+
+@blp.route("/reports/budget-burn", methods=["GET"])
+@blp.arguments(BudgetBurnQuerySchema, location="query")
+@blp.response(200, BudgetBurnPageSchema)
+def budget_burn_report(args: dict[str, Any]) -> Reply:
+    """A project's hours and billed amounts per ISO week, with the budget left."""
+    caller = current_caller()
+    project_id = args["project_id"]
+    wait_for("budget_burn", args)
+    with runtime().databases.read.connect() as conn:
+        row, _ = queries.dashboard(conn, project_id)
+    if row is None or not _may_see(row):
+        raise Problem(404, f"No project {project_id}.")
+    if not (caller.is_admin or row["manager_id"] == caller.person_id):
+        raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
+    return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))

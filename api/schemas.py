@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_dump,
+    validate,
+    validates_schema,
+)
 
 from api.fields import Hours, Money, UtcDateTime
-from domain.money import format_cents
 
 Name = validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S", error="Blank name."))
 
@@ -82,18 +90,23 @@ class DashboardSchema(Schema):
     start_date = fields.Date(required=True)
     end_date = fields.Date(allow_none=True)
     budget = Money(required=True, attribute="budget_cents")
-    total_hours = Hours(required=True, attribute="total_hundredths", maximum=10**9)
-    billable_hours = Hours(required=True, attribute="billable_hundredths", maximum=10**9)
+    total_hours = Hours(
+        required=True, attribute="total_hundredths", maximum=10**9, minimum_exclusive=-1
+    )
+    billable_hours = Hours(
+        required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
+    )
     total_billed = Money(required=True, attribute="billed_cents")
-    budget_remaining = fields.Method("get_budget_remaining", metadata={"type": "string"})
+    budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
     budget_used_pct = fields.Float(required=True)
     active_task_count = fields.Integer(required=True)
     completed_task_count = fields.Integer(required=True)
     team_members = fields.List(fields.Nested(TeamMemberSchema), attribute="team", required=True)
     updated_at = UtcDateTime(required=True)
 
-    def get_budget_remaining(self, row: dict[str, int]) -> str:
-        return format_cents(row["budget_cents"] - row["billed_cents"])
+    @pre_dump
+    def _remaining(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return row | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
 
 
 Notes = validate.Length(max=2000)
@@ -157,3 +170,124 @@ class RejectTimeEntrySchema(BodySchema):
 
 class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
+
+
+class PageQuerySchema(MinPositionSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class ProjectListQuerySchema(PageQuerySchema):
+    client_id = fields.UUID()
+    manager_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    sort = fields.String(load_default="name", validate=validate.OneOf(["name", "-budget_used_pct"]))
+
+
+class DateRangeMixin:
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise ValidationError("to is before from.", "to")
+
+
+class TimeEntryQuerySchema(DateRangeMixin, PageQuerySchema):
+    person_id = fields.UUID()
+    project_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+
+
+MAX_REPORT_DAYS = 366
+
+
+class ReportQuerySchema(DateRangeMixin, PageQuerySchema):
+    date_from = fields.Date(data_key="from", required=True)
+    date_to = fields.Date(data_key="to", required=True)
+
+    @validates_schema
+    def _at_most_a_year(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and (end - start).days + 1 > MAX_REPORT_DAYS:
+            raise ValidationError(f"The range is at most {MAX_REPORT_DAYS} days.", "to")
+
+
+class BudgetBurnQuerySchema(MinPositionSchema):
+    project_id = fields.UUID(required=True)
+
+
+class DashboardPageSchema(Schema):
+    items = fields.List(fields.Nested(DashboardSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class TimeEntryRowSchema(Schema):
+    id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    hours = Hours(required=True, attribute="hours_hundredths")
+    billable = fields.Boolean(required=True)
+    amount = Money(required=True, attribute="amount_cents")
+    status = fields.String(required=True)
+    notes = fields.String(allow_none=True)
+    person_id = fields.UUID(required=True)
+    person_name = fields.String(required=True)
+    project_id = fields.UUID(required=True)
+    project_name = fields.String(required=True)
+    client_name = fields.String(required=True)
+    task_id = fields.UUID(allow_none=True)
+    task_name = fields.String(allow_none=True)
+
+
+class TimeEntryPageSchema(Schema):
+    items = fields.List(fields.Nested(TimeEntryRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class UtilizationRowSchema(Schema):
+    person_id = fields.UUID(required=True)
+    person_name = fields.String(required=True)
+    week = fields.String(required=True, metadata={"example": "2026-W48"})
+    hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
+    billable_hours = Hours(
+        required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
+    )
+    capacity_hours = Hours(
+        required=True, attribute="capacity_hundredths", maximum=10**9, minimum_exclusive=-1
+    )
+    utilization_pct = fields.Float(required=True)
+    billable_utilization_pct = fields.Float(required=True)
+
+
+class UtilizationPageSchema(Schema):
+    items = fields.List(fields.Nested(UtilizationRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class RevenueRowSchema(Schema):
+    client_id = fields.UUID(required=True)
+    client_name = fields.String(required=True)
+    month = fields.String(required=True, metadata={"example": "2026-11"})
+    billable_hours = Hours(
+        required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
+    )
+    billed = Money(required=True, attribute="billed_cents")
+
+
+class RevenuePageSchema(Schema):
+    items = fields.List(fields.Nested(RevenueRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class BudgetBurnRowSchema(Schema):
+    week = fields.String(required=True)
+    hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
+    billed = Money(required=True, attribute="billed_cents")
+    cumulative_billed = Money(required=True, attribute="cumulative_billed_cents")
+    budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
+
+
+class BudgetBurnPageSchema(Schema):
+    items = fields.List(fields.Nested(BudgetBurnRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -38,14 +38,19 @@ def test_every_change_reaches_every_read_model(stack: Stack) -> None:
     s.run(commands.RejectTimeEntry(entry_id=rejected, reason="wrong day"))
     s.run(commands.DeleteTimeEntry(entry_id=deleted))
     s.run(commands.ApproveTimeEntry(entry_id=first))
-    s.run(commands.AddMember(project_id=project, person_id=ann, role="Lead",
-                             bill_rate_cents=20000))
+    s.run(commands.AddMember(project_id=project, person_id=ann, role="Lead", bill_rate_cents=20000))
     s.run(commands.CompleteTask(task_id=task))
     s.run(commands.RenameClient(client_id=acme, name="Acme Holdings"))
-    s.run(commands.UpdatePerson(person_id=ann, changes={"last_name": "Lee-Park",
-                                                        "weekly_capacity_hundredths": 3200}))
-    s.run(commands.UpdateProject(project_id=project, changes={"name": "Web 2",
-                                                             "budget_cents": 500_000}))
+    s.run(
+        commands.UpdatePerson(
+            person_id=ann, changes={"last_name": "Lee-Park", "weekly_capacity_hundredths": 3200}
+        )
+    )
+    s.run(
+        commands.UpdateProject(
+            project_id=project, changes={"name": "Web 2", "budget_cents": 500_000}
+        )
+    )
     s.run(commands.CloseProject(project_id=project))
     s.catch_up()
     assert s.drift() == {}

@@ -25,25 +25,67 @@ class Scenario:
         return self.run(commands.RegisterClient(name=name)).id
 
     def person(self, first: str, last: str, role: str = "member", **kw: Any) -> uuid.UUID:
-        return self.run(commands.RegisterPerson(
-            first_name=first, last_name=last, email=f"{uuid.uuid4().hex[:10]}@example.com",
-            role=role, **kw)).id
+        return self.run(
+            commands.RegisterPerson(
+                first_name=first,
+                last_name=last,
+                email=f"{uuid.uuid4().hex[:10]}@example.com",
+                role=role,
+                **kw,
+            )
+        ).id
 
-    def project(self, client_id: uuid.UUID, manager_id: uuid.UUID, name: str = "Web",
-                budget_cents: int = 1_000_000, **kw: Any) -> uuid.UUID:
-        return self.run(commands.CreateProject(
-            name=name, client_id=client_id, manager_id=manager_id,
-            start_date=dt.date(2026, 1, 1), budget_cents=budget_cents, **kw)).id
+    def project(
+        self,
+        client_id: uuid.UUID,
+        manager_id: uuid.UUID,
+        name: str = "Web",
+        budget_cents: int = 1_000_000,
+        **kw: Any,
+    ) -> uuid.UUID:
+        return self.run(
+            commands.CreateProject(
+                name=name,
+                client_id=client_id,
+                manager_id=manager_id,
+                start_date=dt.date(2026, 1, 1),
+                budget_cents=budget_cents,
+                **kw,
+            )
+        ).id
 
-    def member(self, project_id: uuid.UUID, person_id: uuid.UUID, rate: int | None = None,
-               role: str = "Engineer") -> None:
-        self.run(commands.AddMember(project_id=project_id, person_id=person_id, role=role,
-                                    bill_rate_cents=rate))
+    def member(
+        self,
+        project_id: uuid.UUID,
+        person_id: uuid.UUID,
+        rate: int | None = None,
+        role: str = "Engineer",
+    ) -> None:
+        self.run(
+            commands.AddMember(
+                project_id=project_id, person_id=person_id, role=role, bill_rate_cents=rate
+            )
+        )
 
-    def log(self, project_id: uuid.UUID, person_id: uuid.UUID, date: dt.date, hours: int,
-            billable: bool = True, **kw: Any) -> uuid.UUID:
-        return self.run(commands.LogTime(project_id=project_id, person_id=person_id, date=date,
-                                         hours_hundredths=hours, billable=billable, **kw)).id
+    def log(
+        self,
+        project_id: uuid.UUID,
+        person_id: uuid.UUID,
+        date: dt.date,
+        hours: int,
+        billable: bool = True,
+        **kw: Any,
+    ) -> uuid.UUID:
+        return self.run(
+            commands.LogTime(
+                project_id=project_id,
+                person_id=person_id,
+                date=date,
+                hours_hundredths=hours,
+                billable=billable,
+                **kw,
+            )
+        ).id
 
     def catch_up(self) -> None:
         for projection in PROJECTIONS.values():
