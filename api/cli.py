@@ -60,7 +60,7 @@ def create_token(settings: Settings, email: str) -> str:
         databases.dispose()
 
 
-def demo_data(settings: Settings, projects: int) -> dict[str, int]:
+def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int]:
     from api.demo import create_demo_data
     from readmodels.engine import head_position
     from readmodels.registry import PROJECTIONS
@@ -69,7 +69,7 @@ def demo_data(settings: Settings, projects: int) -> dict[str, int]:
 
     databases = Databases(settings.database_url, settings.read_database_url)
     try:
-        counts = create_demo_data(databases, projects=projects)
+        counts = create_demo_data(databases, projects=projects, entries=entries)
         celery = make_celery(settings)
         Delivery(celery, make_gate(settings)).wake(PROJECTIONS, head_position(databases))
         return counts
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help="fill the system with realistic data")
     demo.add_argument("--projects", type=int, default=12)
+    demo.add_argument("--entries", type=int, default=400)
 
     projections = sub.add_parser("projections", help="projection operations")
     projections_sub = projections.add_subparsers(dest="projections_command", required=True)
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "admin":
         print(create_token(settings, args.email))
     elif args.command == "demo-data":
-        print(json.dumps(demo_data(settings, args.projects)))
+        print(json.dumps(demo_data(settings, args.projects, args.entries)))
     elif args.command == "projections":
         return projections_command(settings, args)
     return 0

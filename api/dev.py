@@ -121,7 +121,7 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
         if demo and _wait_for_api(port, children) and _is_empty(settings):
             from api.cli import demo_data
 
-            counts = demo_data(settings, projects=12)
+            counts = demo_data(settings, projects=12, entries=400)
             print(f"tally dev: demo data created: {counts}", flush=True)
         _print_banner(port, token, settings)
         while not stopping:

@@ -1,0 +1,485 @@
+"""Every rule and every row of API.md's status table, over HTTP: the status, the
+problem+json shape, and that a refused command appends no event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+
+from domain.store.tables import event_log, idempotency_keys
+from tests.support.api import post
+from tests.support.stack import Stack
+
+
+def events(stack: Stack) -> int:
+    with stack.databases.write.connect() as conn:
+        return conn.execute(select(func.count()).select_from(event_log)).scalar_one()
+
+
+def bearer(body: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {body['token']}"}
+
+
+@pytest.fixture
+def org(client: FlaskClient, admin: dict[str, str]) -> dict[str, Any]:
+    acme = post(client, "/clients", {"name": "Acme"}, admin)["id"]
+    people = {
+        name: post(
+            client,
+            "/people",
+            {
+                "first_name": name,
+                "last_name": "X",
+                "email": f"{name.lower()}@example.com",
+                "role": role,
+            },
+            admin,
+        )
+        for name, role in (
+            ("Mia", "manager"),
+            ("Max", "manager"),
+            ("Ann", "member"),
+            ("Ned", "member"),
+        )
+    }
+    web = post(
+        client,
+        "/projects",
+        {
+            "name": "Web",
+            "client_id": acme,
+            "manager_id": people["Mia"]["id"],
+            "start_date": "2026-01-01",
+            "budget": "1000.00",
+        },
+        admin,
+    )
+    closed = post(
+        client,
+        "/projects",
+        {
+            "name": "Old",
+            "client_id": acme,
+            "manager_id": people["Mia"]["id"],
+            "start_date": "2026-01-01",
+            "budget": "0.00",
+        },
+        admin,
+    )
+    other = post(
+        client,
+        "/projects",
+        {
+            "name": "Other",
+            "client_id": acme,
+            "manager_id": people["Max"]["id"],
+            "start_date": "2026-01-01",
+            "budget": "0.00",
+        },
+        admin,
+    )
+    as_mia = bearer(people["Mia"])
+    for project in (web, closed):
+        post(
+            client,
+            f"/projects/{project['id']}/members",
+            {"person_id": people["Ann"]["id"], "role": "Dev"},
+            as_mia,
+        )
+    post(client, f"/projects/{closed['id']}/close", {}, as_mia, 200)
+    other_task = post(client, f"/projects/{other['id']}/tasks", {"name": "T"}, admin)["id"]
+    entry = post(
+        client,
+        "/time-entries",
+        {
+            "project_id": web["id"],
+            "person_id": people["Ann"]["id"],
+            "date": "2026-11-23",
+            "hours": 20,
+            "billable": True,
+        },
+        bearer(people["Ann"]),
+    )["id"]
+    approved = post(
+        client,
+        "/time-entries",
+        {
+            "project_id": web["id"],
+            "person_id": people["Ann"]["id"],
+            "date": "2026-11-24",
+            "hours": 1,
+            "billable": True,
+        },
+        bearer(people["Ann"]),
+    )["id"]
+    post(client, f"/time-entries/{approved}/approve", {}, as_mia, 200)
+    rejected = post(
+        client,
+        "/time-entries",
+        {
+            "project_id": web["id"],
+            "person_id": people["Ann"]["id"],
+            "date": "2026-11-25",
+            "hours": 1,
+            "billable": True,
+        },
+        bearer(people["Ann"]),
+    )["id"]
+    post(client, f"/time-entries/{rejected}/reject", {"reason": "no"}, as_mia, 200)
+    return {
+        "acme": acme,
+        "web": web["id"],
+        "web_version": web["version"],
+        "closed": closed["id"],
+        "entry": entry,
+        "approved": approved,
+        "rejected": rejected,
+        "other_task": other_task,
+        **{name: body["id"] for name, body in people.items()},
+        **{f"as_{name.lower()}": bearer(body) for name, body in people.items()},
+    }
+
+
+def log_body(o: dict[str, Any], **change: Any) -> dict[str, Any]:
+    return {
+        "project_id": o["web"],
+        "person_id": o["Ann"],
+        "date": "2026-11-26",
+        "hours": 2,
+        "billable": True,
+    } | change
+
+
+# (case, caller, method, path, body or raw, extra headers, status)
+CASES: list[tuple[str, str, str, str, Any, dict[str, str], int]] = [
+    ("malformed JSON", "admin", "POST", "/time-entries", b"{", {}, 400),
+    ("bad query parameter", "admin", "GET", "/projects?limit=many", None, {}, 400),
+    ("bad If-Match", "admin", "PATCH", "/projects/{web}", {"name": "N"}, {"If-Match": "v1"}, 400),
+    ("no token", "nobody", "POST", "/clients", {"name": "A"}, {}, 401),
+    ("unknown token", "forged", "POST", "/clients", {"name": "A"}, {}, 401),
+    ("member registers a client", "as_ann", "POST", "/clients", {"name": "A"}, {}, 403),
+    (
+        "manager registers a person",
+        "as_mia",
+        "POST",
+        "/people",
+        {"first_name": "A", "last_name": "B", "email": "a@b.com", "role": "member"},
+        {},
+        403,
+    ),
+    (
+        "another manager edits the project",
+        "as_max",
+        "PATCH",
+        "/projects/{web}",
+        {"name": "N"},
+        {},
+        403,
+    ),
+    ("a member edits the project", "as_ann", "PATCH", "/projects/{web}", {"name": "N"}, {}, 403),
+    (
+        "a member logs time for someone else",
+        "as_ned",
+        "POST",
+        "/time-entries",
+        "log_for_ann",
+        {},
+        403,
+    ),
+    (
+        "a member approves their own entry",
+        "as_ann",
+        "POST",
+        "/time-entries/{entry}/approve",
+        None,
+        {},
+        403,
+    ),
+    ("another manager approves", "as_max", "POST", "/time-entries/{entry}/approve", None, {}, 403),
+    (
+        "a manager amends someone's entry",
+        "as_mia",
+        "PATCH",
+        "/time-entries/{entry}",
+        {"hours": 1},
+        {},
+        403,
+    ),
+    ("unknown project", "admin", "PATCH", "/projects/{unknown}", {"name": "N"}, {}, 404),
+    ("project the member is not on", "as_ned", "GET", "/projects/{web}/dashboard", None, {}, 404),
+    ("another member's entry", "as_ned", "PATCH", "/time-entries/{entry}", {"hours": 1}, {}, 404),
+    ("unknown entry", "admin", "DELETE", "/time-entries/{unknown}", None, {}, 404),
+    ("unknown task", "admin", "POST", "/tasks/{unknown}/complete", None, {}, 404),
+    ("unknown member", "admin", "DELETE", "/projects/{web}/members/{Ned}", None, {}, 404),
+    ("logging on a closed project", "as_ann", "POST", "/time-entries", "log_on_closed", {}, 409),
+    (
+        "amending an approved entry",
+        "as_ann",
+        "PATCH",
+        "/time-entries/{approved}",
+        {"hours": 2},
+        {},
+        409,
+    ),
+    ("deleting an approved entry", "as_ann", "DELETE", "/time-entries/{approved}", None, {}, 409),
+    (
+        "approving a rejected entry",
+        "as_mia",
+        "POST",
+        "/time-entries/{rejected}/approve",
+        None,
+        {},
+        409,
+    ),
+    ("more than 24 hours on a day", "as_ann", "POST", "/time-entries", "log_too_much", {}, 409),
+    (
+        "amending past 24 hours",
+        "as_ann",
+        "PATCH",
+        "/time-entries/{rejected}",
+        {"hours": 4.01, "date": "2026-11-23"},
+        {},
+        409,
+    ),
+    ("a person not on the project", "admin", "POST", "/time-entries", "log_for_ned", {}, 409),
+    (
+        "a duplicate email",
+        "admin",
+        "POST",
+        "/people",
+        {"first_name": "A", "last_name": "B", "email": "MIA@example.com", "role": "member"},
+        {},
+        409,
+    ),
+    (
+        "a stale If-Match",
+        "admin",
+        "PATCH",
+        "/projects/{web}",
+        {"name": "N"},
+        {"If-Match": '"999"'},
+        412,
+    ),
+    (
+        "a body over 1 MiB",
+        "admin",
+        "POST",
+        "/clients",
+        b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
+        {},
+        413,
+    ),
+    ("not JSON", "admin", "POST", "/clients", "text", {}, 415),
+    ("missing fields", "as_ann", "POST", "/time-entries", {"hours": 1}, {}, 422),
+    ("an unknown field", "as_ann", "POST", "/time-entries", "log_with_extra", {}, 422),
+    ("zero hours", "as_ann", "POST", "/time-entries", "log_zero", {}, 422),
+    ("more than 24 hours", "as_ann", "POST", "/time-entries", "log_25", {}, 422),
+    ("three decimals", "as_ann", "POST", "/time-entries", "log_3_decimals", {}, 422),
+    ("notes over 2000", "as_ann", "POST", "/time-entries", "log_long_notes", {}, 422),
+    ("billable as a string", "as_ann", "POST", "/time-entries", "log_billable_yes", {}, 422),
+    ("a task of another project", "as_ann", "POST", "/time-entries", "log_other_task", {}, 422),
+    (
+        "an unknown client",
+        "admin",
+        "POST",
+        "/projects",
+        {
+            "name": "P",
+            "client_id": "{unknown}",
+            "manager_id": "{Mia}",
+            "start_date": "2026-01-01",
+            "budget": "1.00",
+        },
+        {},
+        422,
+    ),
+    (
+        "a member as manager",
+        "admin",
+        "POST",
+        "/projects",
+        {
+            "name": "P",
+            "client_id": "{acme}",
+            "manager_id": "{Ann}",
+            "start_date": "2026-01-01",
+            "budget": "1.00",
+        },
+        {},
+        422,
+    ),
+    ("end before start", "admin", "PATCH", "/projects/{web}", {"end_date": "2025-01-01"}, {}, 422),
+    ("an empty PATCH", "admin", "PATCH", "/people/{Ann}", {}, {}, 422),
+    ("a name of 201 characters", "admin", "PATCH", "/clients/{acme}", {"name": "x" * 201}, {}, 422),
+    ("money with 3 decimals", "admin", "PATCH", "/projects/{web}", {"budget": "1.001"}, {}, 422),
+]
+
+
+def _fill(value: Any, o: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return value.format(unknown=uuid.uuid4(), **o)
+    if isinstance(value, dict):
+        return {k: _fill(v, o) for k, v in value.items()}
+    return value
+
+
+NAMED_BODIES = {
+    "log_for_ann": lambda o: log_body(o),
+    "log_on_closed": lambda o: log_body(o, project_id=o["closed"]),
+    "log_too_much": lambda o: log_body(o, date="2026-11-23", hours=4.01),
+    "log_for_ned": lambda o: log_body(o, person_id=o["Ned"]),
+    "log_with_extra": lambda o: log_body(o, colour="red"),
+    "log_zero": lambda o: log_body(o, hours=0),
+    "log_25": lambda o: log_body(o, hours=24.01),
+    "log_3_decimals": lambda o: log_body(o, hours=1.234),
+    "log_long_notes": lambda o: log_body(o, notes="x" * 2001),
+    "log_billable_yes": lambda o: log_body(o, billable="yes"),
+    "log_other_task": lambda o: log_body(o, task_id=o["other_task"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "caller", "method", "path", "body", "extra", "status"),
+    CASES,
+    ids=[c[0] for c in CASES],
+)
+def test_refused_requests_answer_problem_json_and_change_nothing(
+    client: FlaskClient,
+    admin: dict[str, str],
+    stack: Stack,
+    org: dict[str, Any],
+    case: str,
+    caller: str,
+    method: str,
+    path: str,
+    body: Any,
+    extra: dict[str, str],
+    status: int,
+) -> None:
+    headers = {"admin": admin, "nobody": {}, "forged": {"Authorization": "Bearer forged"}}.get(
+        caller, org.get(caller, {})
+    ) | extra
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body == "text":
+        kwargs |= {"data": "name=A", "content_type": "text/plain"}
+    elif isinstance(body, bytes):
+        kwargs |= {"data": body, "content_type": "application/json"}
+    elif isinstance(body, str):
+        kwargs["json"] = NAMED_BODIES[body](org)
+    elif body is not None:
+        kwargs["json"] = _fill(body, org)
+    before = events(stack)
+    response = client.open(f"/api/v1{_fill(path, org)}", method=method, **kwargs)
+    assert response.status_code == status, (case, response.get_json())
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["type"].startswith("https://")
+    if status == 422 and method != "GET":
+        assert problem["errors"], problem
+    assert events(stack) == before, f"{case} appended an event"
+
+
+def test_two_racing_13_hour_entries_exactly_one_wins(
+    app: Any, org: dict[str, Any], stack: Stack
+) -> None:
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def log() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/time-entries",
+            headers=org["as_ann"],
+            json=log_body(org, date="2026-12-07", hours=13),
+        )
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=log) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201, 409]
+
+
+def test_if_match_and_etag(client: FlaskClient, admin: dict[str, str], org: dict[str, Any]) -> None:
+    path = f"/api/v1/projects/{org['web']}"
+    current = f'"{org["web_version"] + 1}"'  # Ann joined the team after creation
+    ok = client.patch(path, json={"name": "Web 2"}, headers=admin | {"If-Match": current})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.headers["ETag"] == f'"{org["web_version"] + 2}"'
+    assert (
+        client.patch(
+            path, json={"name": "Web 3"}, headers=admin | {"If-Match": current}
+        ).status_code
+        == 412
+    )
+
+
+def test_idempotency_key_replays_refuses_other_bodies_and_in_flight_retries(
+    client: FlaskClient, org: dict[str, Any], stack: Stack
+) -> None:
+    headers = org["as_ann"] | {"Idempotency-Key": "entry-1"}
+    body = log_body(org, date="2026-12-08")
+    first = client.post("/api/v1/time-entries", json=body, headers=headers)
+    assert first.status_code == 201
+    count = events(stack)
+    again = client.post("/api/v1/time-entries", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert events(stack) == count
+    different = client.post("/api/v1/time-entries", json=log_body(org, hours=3), headers=headers)
+    assert different.status_code == 422
+    assert different.mimetype == "application/problem+json"
+    # The same key from another caller is another key.
+    mia = client.post(
+        "/api/v1/clients",
+        json={"name": "Z"},
+        headers=org["as_mia"] | {"Idempotency-Key": "entry-1"},
+    )
+    assert mia.status_code == 201
+    # A first request still running: its claim has no response yet.
+    raw = json.dumps(log_body(org, date="2026-12-09")).encode()
+    fingerprint = hashlib.sha256(b"POST /api/v1/time-entries\n" + raw).hexdigest()
+    with stack.databases.write.begin() as conn:
+        conn.execute(
+            insert(idempotency_keys).values(
+                caller_id=uuid.UUID(org["Ann"]),
+                key="running",
+                request_hash=fingerprint,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    running = client.post(
+        "/api/v1/time-entries",
+        data=raw,
+        content_type="application/json",
+        headers=org["as_ann"] | {"Idempotency-Key": "running"},
+    )
+    assert running.status_code == 409, running.get_json()
+    assert events(stack) == count + 1  # only Mia's client
+    refused = client.post(
+        "/api/v1/clients",
+        json={"name": "R"},
+        headers=org["as_ann"] | {"Idempotency-Key": "refused"},
+    )
+    assert refused.status_code == 403
+    replay = client.post(
+        "/api/v1/clients",
+        json={"name": "R"},
+        headers=org["as_ann"] | {"Idempotency-Key": "refused"},
+    )
+    assert replay.status_code == 403
+    assert replay.headers["Idempotent-Replayed"] == "true"
