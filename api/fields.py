@@ -50,7 +50,8 @@ class Hours(fields.Field):
     def __init__(self, *, minimum_exclusive: float = 0, maximum: float = 24, **kwargs: Any) -> None:
         metadata = kwargs.pop("metadata", {}) | {
             "type": "number",
-            "exclusiveMinimum": minimum_exclusive,
+            "minimum": minimum_exclusive,
+            "exclusiveMinimum": True,  # OpenAPI 3.0: a flag beside minimum
             "maximum": maximum,
             "multipleOf": 0.01,
         }

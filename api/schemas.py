@@ -17,7 +17,15 @@ from marshmallow import (
 
 from api.fields import Hours, Money, UtcDateTime
 
-Name = validate.And(validate.Length(min=1, max=200), validate.Regexp(r"\S", error="Blank name."))
+# PostgreSQL text cannot hold NUL, and no name or note needs a control character.
+NO_CONTROL_CHARACTERS = validate.Regexp(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="Control characters are not allowed."
+)
+Name = validate.And(
+    validate.Length(min=1, max=200),
+    validate.Regexp(r"\S", error="Blank name."),
+    validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Control characters are not allowed."),
+)
 
 
 class BodySchema(Schema):
@@ -109,7 +117,7 @@ class DashboardSchema(Schema):
         return row | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
 
 
-Notes = validate.Length(max=2000)
+Notes = validate.And(validate.Length(max=2000), NO_CONTROL_CHARACTERS)
 
 
 class AtLeastOneField(BodySchema):
@@ -165,7 +173,10 @@ class AmendTimeEntrySchema(AtLeastOneField):
 
 
 class RejectTimeEntrySchema(BodySchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(
+        required=True,
+        validate=validate.And(validate.Length(min=1, max=2000), NO_CONTROL_CHARACTERS),
+    )
 
 
 class TaskResultSchema(CommandResultSchema):
