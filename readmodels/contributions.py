@@ -7,12 +7,16 @@ Hours are all counted hours; billable hours and billed amounts come from billabl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.store.event_log import RecordedEvent
+from readmodels.projection import TableSet
 
 COUNTED = ("submitted", "approved")
 
@@ -77,26 +81,72 @@ def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Cont
     return pairs
 
 
-def add_to_bucket(
-    conn: Connection,
-    table: Table,
-    key: dict[str, Any],
-    fixed: dict[str, Any],
-    increments: dict[str, int],
-    counter: str,
-) -> None:
-    """Add increments to the bucket row (creating it); drop it when its counter reaches 0."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(key | fixed | increments)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table.c[name] + statement.excluded[name] for name in increments}
-            | {name: statement.excluded[name] for name in fixed},
+@dataclass(frozen=True)
+class Buckets:
+    """How a report projection files entry changes: which table, whose rows (owner), which
+    period, which sums, and which copied values (names, capacity, budget) each row carries."""
+
+    table: str
+    owner: str
+    period: Callable[[dt.date], tuple[str, dt.date]]
+    period_columns: tuple[str, str]
+    sums: Callable[[Contribution], dict[str, int]]
+    counter: str
+    copied: Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]
+    billable_only: bool = False
+
+
+class BucketFold:
+    """Folds entry changes into per-bucket sums, then adds them to the rows in bulk and drops
+    the rows whose counter reaches zero."""
+
+    def __init__(self, buckets: Buckets) -> None:
+        self.buckets = buckets
+        self.sums: dict[tuple[Any, str], dict[str, Any]] = {}
+
+    def add(self, event: RecordedEvent) -> None:
+        owner = uuid.UUID(event.data[self.buckets.owner])
+        for snapshot, change in changes(event.data):
+            if self.buckets.billable_only and not change.billable_entries:
+                continue
+            label, start = self.buckets.period(entry_date(snapshot))
+            bucket = self.sums.setdefault((owner, label), {"start": start})
+            for name, value in self.buckets.sums(change).items():
+                bucket[name] = bucket.get(name, 0) + value
+
+    def flush(self, conn: Connection, t: TableSet) -> None:
+        if not self.sums:
+            return
+        b = self.buckets
+        table = getattr(t, b.table)
+        label_column, start_column = b.period_columns
+        copied = b.copied(conn, t, list({owner for owner, _ in self.sums}))
+        rows = []
+        for (owner, label), bucket in self.sums.items():
+            sums = {name: value for name, value in bucket.items() if name != "start"}
+            rows.append(
+                {b.owner: owner, label_column: label, start_column: bucket["start"]}
+                | copied[owner]
+                | {name: sums.get(name, 0) for name in self._sum_names()}
+            )
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[b.owner, label_column],
+                set_={name: table.c[name] + statement.excluded[name] for name in self._sum_names()}
+                | {name: statement.excluded[name] for name in next(iter(copied.values()))},
+            ),
+            rows,
         )
-    )
-    conn.execute(
-        delete(table).where(
-            *(table.c[name] == value for name, value in key.items()), table.c[counter] <= 0
+        conn.execute(
+            delete(table).where(
+                table.c[b.owner] == bindparam("owner"),
+                table.c[label_column] == bindparam("label"),
+                table.c[b.counter] <= 0,
+            ),
+            [{"owner": owner, "label": label} for owner, label in self.sums],
         )
-    )
+
+    def _sum_names(self) -> list[str]:
+        return list(self.buckets.sums(Contribution()))

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from domain.money import round_half_up_div
 from domain.store.event_log import RecordedEvent
@@ -232,27 +232,63 @@ def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> Non
     _count_tasks(conn, t, event, 1, -1)
 
 
-def on_time_entry_changed(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    pairs = changes(event.data)
-    if not pairs:
-        return
-    project_id = _id(event.data, "project_id")
-    row = _dashboard(conn, t, project_id)
-    total, billable, billed = row.total_hundredths, row.billable_hundredths, row.billed_cents
-    for _snapshot, delta in pairs:
-        total += delta.hundredths
-        billable += delta.billable_hundredths
-        billed += delta.billed_cents
-    _set(
-        conn,
-        t,
-        project_id,
-        total_hundredths=total,
-        billable_hundredths=billable,
-        billed_cents=billed,
-        budget_used_pct=budget_used_pct(billed, row.budget_cents),
-        updated_at=event.recorded_at,
-    )
+TIME_ENTRY_EVENTS = frozenset(
+    {"TimeLogged", "TimeEntryAmended", "TimeEntryDeleted", "TimeEntryApproved", "TimeEntryRejected"}
+)
+
+
+class ProjectTotals:
+    """Folds time-entry changes into per-project differences of hours and billed amounts."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[uuid.UUID, list[int]] = {}
+        self.at: dict[uuid.UUID, dt.datetime] = {}
+
+    def add(self, event: RecordedEvent) -> None:
+        project_id = _id(event.data, "project_id")
+        delta = self.deltas.setdefault(project_id, [0, 0, 0])
+        for _snapshot, change in changes(event.data):
+            delta[0] += change.hundredths
+            delta[1] += change.billable_hundredths
+            delta[2] += change.billed_cents
+        self.at[project_id] = event.recorded_at
+
+    def flush(self, conn: Connection, t: TableSet) -> None:
+        board = t.project_dashboards
+        touched = [project_id for project_id, delta in self.deltas.items() if any(delta)]
+        if not touched:
+            return
+        current = conn.execute(
+            select(
+                board.c.project_id,
+                board.c.total_hundredths,
+                board.c.billable_hundredths,
+                board.c.billed_cents,
+                board.c.budget_cents,
+            ).where(board.c.project_id.in_(touched))
+        )
+        updates = []
+        for row in current:
+            total, billable, billed = self.deltas[row.project_id]
+            billed += row.billed_cents
+            updates.append(
+                {
+                    "key": row.project_id,
+                    "total_hundredths": row.total_hundredths + total,
+                    "billable_hundredths": row.billable_hundredths + billable,
+                    "billed_cents": billed,
+                    "budget_used_pct": budget_used_pct(billed, row.budget_cents),
+                    "updated_at": self.at[row.project_id],
+                }
+            )
+        if len(updates) != len(touched):
+            raise LookupError(f"time logged on projects without a dashboard: {touched}")
+        conn.execute(
+            update(board)
+            .where(board.c.project_id == bindparam("key"))
+            .values({name: bindparam(name) for name in updates[0] if name != "key"}),
+            updates,
+        )
 
 
 projection = Projection(
@@ -279,12 +315,9 @@ projection = Projection(
         "TaskAdded": on_task_added,
         "TaskCompleted": on_task_completed,
         "TaskReopened": on_task_reopened,
-        "TimeLogged": on_time_entry_changed,
-        "TimeEntryAmended": on_time_entry_changed,
-        "TimeEntryDeleted": on_time_entry_changed,
-        "TimeEntryApproved": on_time_entry_changed,
-        "TimeEntryRejected": on_time_entry_changed,
     },
     key=key_by("project_id"),
     critical_event_types=frozenset({"ProjectCreated"}),
+    fold=ProjectTotals,
+    folded=TIME_ENTRY_EVENTS,
 )

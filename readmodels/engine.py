@@ -67,11 +67,11 @@ class CheckpointBusy(Exception):
 
 
 class ProjectorFailed(Exception):
-    """A projector raised while applying an event (not a lost connection)."""
+    """A projector raised somewhere in a batch (not a lost connection)."""
 
-    def __init__(self, event: RecordedEvent, error: Exception) -> None:
-        super().__init__(f"{event.event_type} at {event.position}: {error!r}")
-        self.event = event
+    def __init__(self, last_position: int, error: Exception) -> None:
+        super().__init__(f"batch up to {last_position}: {error!r}")
+        self.last_position = last_position
         self.error = error
 
 
@@ -155,27 +155,46 @@ def _is_lock_timeout(error: OperationalError) -> bool:
     return sqlstate == "55P03" or "database is locked" in str(error.orig)
 
 
-def read_events(
-    dbs: Databases, conn: Connection, projection: Projection, position: int, limit: int
-) -> tuple[list[RecordedEvent], int]:
-    """Events after position that the projection handles, and the head read before them.
+@dataclass(frozen=True)
+class Window:
+    """The events a batch covers: those after the checkpoint up to `upto`, and the head."""
 
-    Every position at or below that head was committed or rolled back before the head's own
-    transaction took the append lock; so when fewer than `limit` events come back, the
-    checkpoint may jump to the head, past events of other types.
+    events: list[RecordedEvent]
+    upto: int
+    head: int
+
+    @property
+    def reaches_head(self) -> bool:
+        return self.upto >= self.head
+
+
+def read_window(
+    dbs: Databases,
+    conn: Connection,
+    projection: Projection,
+    after: int,
+    size: int,
+    upto: int | None = None,
+) -> Window:
+    """The projection's events in (after, min(after + size, head)], or (after, upto].
+
+    Every position at or below the head was committed or rolled back before the head's own
+    transaction took the append lock, so the checkpoint may advance to the window's end,
+    past events of other types and gaps, once the window is applied.
     """
     if dbs.same:
-        return _read(conn, projection, position, limit)
+        return _window(conn, projection, after, size, upto)
     with dbs.write.connect() as write_conn:
-        return _read(write_conn, projection, position, limit)
+        return _window(write_conn, projection, after, size, upto)
 
 
-def _read(
-    conn: Connection, projection: Projection, position: int, limit: int
-) -> tuple[list[RecordedEvent], int]:
+def _window(
+    conn: Connection, projection: Projection, after: int, size: int, upto: int | None
+) -> Window:
     head = event_log.head_position(conn)
-    events = event_log.read_types_after(conn, position, limit, projection.event_types)
-    return events, head
+    end = min(after + size, head) if upto is None else upto
+    events = event_log.read_range(conn, after, end, projection.event_types) if end > after else []
+    return Window(events, max(end, after), head)
 
 
 def parked_keys(conn: Connection, name: str) -> set[str]:
@@ -184,6 +203,22 @@ def parked_keys(conn: Connection, name: str) -> set[str]:
             select(parked_events.c.event_key).where(parked_events.c.projection == name).distinct()
         ).scalars()
     )
+
+
+def _park_blocked(
+    conn: Connection, projection: Projection, events: list[RecordedEvent]
+) -> list[RecordedEvent]:
+    """Park the events whose key already has a parked event; return the others."""
+    keys = parked_keys(conn, projection.name) if events else set()
+    if not keys:
+        return events
+    runnable = []
+    for event in events:
+        if projection.key(event) in keys:
+            park(conn, projection, event, "an earlier event with this key is parked")
+        else:
+            runnable.append(event)
+    return runnable
 
 
 def park(conn: Connection, projection: Projection, event: RecordedEvent, error: str) -> None:
@@ -223,24 +258,17 @@ def run_batch(
             retry_at = aware(checkpoint.retry_at)
             if retry_at is not None and retry_at > now():
                 return BatchOutcome(checkpoint.position, 0, caught_up=False, retry_at=retry_at)
-            events, head = read_events(dbs, conn, projection, checkpoint.position, batch_size)
-            keys = parked_keys(conn, projection.name)
-            for event in events:
-                if keys and projection.key(event) in keys:
-                    park(conn, projection, event, "an earlier event with this key is parked")
-                    continue
-                try:
-                    projection.apply(conn, tables, event)
-                except OperationalError:
-                    raise
-                except Exception as error:
-                    raise ProjectorFailed(event, error) from error
-            caught_up = len(events) < batch_size
-            last = events[-1].position if events else checkpoint.position
-            position = max(last, head) if caught_up else last
-            _advance(conn, projection.name, checkpoint, position, len(events))
+            window = read_window(dbs, conn, projection, checkpoint.position, batch_size)
+            to_apply = _park_blocked(conn, projection, window.events)
+            try:
+                projection.apply_batch(conn, tables, to_apply)
+            except OperationalError:
+                raise
+            except Exception as error:
+                raise ProjectorFailed(window.upto, error) from error
+            _advance(conn, projection.name, checkpoint, window.upto, len(window.events))
         BATCH_SECONDS.labels(projection.name).observe(time.perf_counter() - started)
-        return BatchOutcome(position, len(events), caught_up)
+        return BatchOutcome(window.upto, len(window.events), window.reaches_head)
     except ProjectorFailed as failure:
         log.warning("projection %s failed, isolating: %s", projection.name, failure)
         return _run_isolated(dbs, projection, tables, policy, lock_timeout, failure)
@@ -269,16 +297,15 @@ def _run_isolated(
     lock_timeout: float | None,
     failure: ProjectorFailed,
 ) -> BatchOutcome:
-    """Re-run up to the failing event one savepoint per event; retry or park the failure."""
+    """Re-run the failed batch one event per savepoint; retry or park the one that fails."""
     with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
-        limit = failure.event.position - checkpoint.position
-        events, _head = read_events(dbs, conn, projection, checkpoint.position, max(limit, 1))
+        window = read_window(
+            dbs, conn, projection, checkpoint.position, 0, upto=failure.last_position
+        )
         keys = parked_keys(conn, projection.name)
         position = checkpoint.position
         applied = 0
-        for event in events:
-            if event.position > failure.event.position:
-                break
+        for event in window.events:
             if projection.key(event) in keys:
                 park(conn, projection, event, "an earlier event with this key is parked")
                 position = event.position
@@ -294,8 +321,9 @@ def _run_isolated(
                 )
             applied += 1
             position = event.position
-        _advance(conn, projection.name, checkpoint, position, applied)
-        return BatchOutcome(position, applied, caught_up=False)
+        # Nothing failed alone: the whole window is applied.
+        _advance(conn, projection.name, checkpoint, window.upto, applied)
+        return BatchOutcome(window.upto, applied, caught_up=False)
 
 
 def _record_failure(

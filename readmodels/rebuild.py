@@ -20,7 +20,7 @@ from readmodels.engine import (
     catch_up,
     locked_checkpoint,
     now,
-    read_events,
+    read_window,
 )
 from readmodels.projection import SHADOW_SUFFIX, Projection, TableSet
 from readmodels.tables import parked_events, projection_checkpoints
@@ -130,12 +130,9 @@ def _fill(
     position: int,
     batch_size: int,
 ) -> tuple[int, int, bool]:
-    events, head = read_events(dbs, conn, projection, position, batch_size)
-    for event in events:
-        projection.apply(conn, shadow, event)
-    caught_up = len(events) < batch_size
-    last = events[-1].position if events else position
-    return (max(head, last) if caught_up else last), len(events), caught_up
+    window = read_window(dbs, conn, projection, position, batch_size)
+    projection.apply_batch(conn, shadow, window.events)
+    return window.upto, len(window.events), window.reaches_head
 
 
 def _swap(conn: Connection, projection: Projection, shadow: TableSet) -> None:

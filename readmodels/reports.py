@@ -1,18 +1,38 @@
 """The report projections: utilization (person x ISO week), client_revenue (client x month)
-and budget_burn (project x ISO week), each kept up by adding each entry change's difference
-to its bucket."""
+and budget_burn (project x ISO week). Each files every entry change's difference into its
+bucket row; runs of entry changes are summed in memory first (see contributions.BucketFold)."""
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import add_to_bucket, changes, entry_date, iso_week, month_of
-from readmodels.dashboards import person_name
+from readmodels.contributions import BucketFold, Buckets, Contribution, iso_week, month_of
+from readmodels.dashboards import TIME_ENTRY_EVENTS, person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
+
+
+def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Load, per owner, the values each bucket row copies from the projection's lookup."""
+
+    def load(conn: Connection, t: TableSet, owners: list[Any]) -> dict[Any, dict[str, Any]]:
+        lookup = getattr(t, table)
+        rows = conn.execute(
+            select(lookup.c[owner], *(lookup.c[source] for source in columns.values())).where(
+                lookup.c[owner].in_(owners)
+            )
+        )
+        found = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
+        if len(found) != len(owners):
+            raise LookupError(f"{table} has no row for {set(owners) - set(found)}")
+        return found
+
+    return load
 
 
 def on_person(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -31,53 +51,32 @@ def on_person(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     )
 
 
-def on_entry_for_utilization(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    person_id = uuid.UUID(event.data["person_id"])
-    pairs = changes(event.data)
-    if not pairs:
-        return
-    person = conn.execute(
-        select(t.utilization__people).where(t.utilization__people.c.person_id == person_id)
-    ).one()
-    for snapshot, delta in pairs:
-        week, week_start = iso_week(entry_date(snapshot))
-        add_to_bucket(
-            conn,
-            t.utilization,
-            key={"person_id": person_id, "week": week},
-            fixed={
-                "week_start": week_start,
-                "person_name": person.name,
-                "capacity_hundredths": person.capacity_hundredths,
-            },
-            increments={
-                "hundredths": delta.hundredths,
-                "billable_hundredths": delta.billable_hundredths,
-                "entries": delta.entries,
-            },
-            counter="entries",
-        )
-
+UTILIZATION = Buckets(
+    table="utilization",
+    owner="person_id",
+    period=iso_week,
+    period_columns=("week", "week_start"),
+    sums=lambda c: {
+        "hundredths": c.hundredths,
+        "billable_hundredths": c.billable_hundredths,
+        "entries": c.entries,
+    },
+    counter="entries",
+    copied=_copied(
+        "utilization__people",
+        "person_id",
+        {"person_name": "name", "capacity_hundredths": "capacity_hundredths"},
+    ),
+)
 
 utilization = Projection(
     name="utilization",
     version=1,
     tables=(tables.utilization, tables.utilization__people),
-    handlers={
-        "PersonRegistered": on_person,
-        "PersonUpdated": on_person,
-        **dict.fromkeys(
-            (
-                "TimeLogged",
-                "TimeEntryAmended",
-                "TimeEntryDeleted",
-                "TimeEntryApproved",
-                "TimeEntryRejected",
-            ),
-            on_entry_for_utilization,
-        ),
-    },
+    handlers={"PersonRegistered": on_person, "PersonUpdated": on_person},
     key=key_by("person_id"),
+    fold=partial(BucketFold, UTILIZATION),
+    folded=TIME_ENTRY_EVENTS,
 )
 
 
@@ -96,51 +95,33 @@ def on_client(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     )
 
 
-def on_entry_for_revenue(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    client_id = uuid.UUID(event.data["client_id"])
-    pairs = [(s, d) for s, d in changes(event.data) if d.billable_entries]
-    if not pairs:
-        return
-    name = conn.execute(
-        select(t.client_revenue__clients.c.name).where(
-            t.client_revenue__clients.c.client_id == client_id
-        )
-    ).scalar_one()
-    for snapshot, delta in pairs:
-        month, month_start = month_of(entry_date(snapshot))
-        add_to_bucket(
-            conn,
-            t.client_revenue,
-            key={"client_id": client_id, "month": month},
-            fixed={"month_start": month_start, "client_name": name},
-            increments={
-                "billable_hundredths": delta.billable_hundredths,
-                "billed_cents": delta.billed_cents,
-                "entries": delta.billable_entries,
-            },
-            counter="entries",
-        )
+def _revenue_sums(c: Contribution) -> dict[str, int]:
+    return {
+        "billable_hundredths": c.billable_hundredths,
+        "billed_cents": c.billed_cents,
+        "entries": c.billable_entries,
+    }
 
+
+CLIENT_REVENUE = Buckets(
+    table="client_revenue",
+    owner="client_id",
+    period=month_of,
+    period_columns=("month", "month_start"),
+    sums=_revenue_sums,
+    counter="entries",
+    copied=_copied("client_revenue__clients", "client_id", {"client_name": "name"}),
+    billable_only=True,
+)
 
 client_revenue = Projection(
     name="client_revenue",
     version=1,
     tables=(tables.client_revenue, tables.client_revenue__clients),
-    handlers={
-        "ClientRegistered": on_client,
-        "ClientRenamed": on_client,
-        **dict.fromkeys(
-            (
-                "TimeLogged",
-                "TimeEntryAmended",
-                "TimeEntryDeleted",
-                "TimeEntryApproved",
-                "TimeEntryRejected",
-            ),
-            on_entry_for_revenue,
-        ),
-    },
+    handlers={"ClientRegistered": on_client, "ClientRenamed": on_client},
     key=key_by("client_id"),
+    fold=partial(BucketFold, CLIENT_REVENUE),
+    folded=TIME_ENTRY_EVENTS,
 )
 
 
@@ -160,49 +141,26 @@ def on_project_budget(conn: Connection, t: TableSet, event: RecordedEvent) -> No
     )
 
 
-def on_entry_for_burn(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
-    project_id = uuid.UUID(event.data["project_id"])
-    pairs = changes(event.data)
-    if not pairs:
-        return
-    budget = conn.execute(
-        select(t.budget_burn__projects.c.budget_cents).where(
-            t.budget_burn__projects.c.project_id == project_id
-        )
-    ).scalar_one()
-    for snapshot, delta in pairs:
-        week, week_start = iso_week(entry_date(snapshot))
-        add_to_bucket(
-            conn,
-            t.budget_burn,
-            key={"project_id": project_id, "week": week},
-            fixed={"week_start": week_start, "budget_cents": budget},
-            increments={
-                "hundredths": delta.hundredths,
-                "billed_cents": delta.billed_cents,
-                "entries": delta.entries,
-            },
-            counter="entries",
-        )
-
+BUDGET_BURN = Buckets(
+    table="budget_burn",
+    owner="project_id",
+    period=iso_week,
+    period_columns=("week", "week_start"),
+    sums=lambda c: {
+        "hundredths": c.hundredths,
+        "billed_cents": c.billed_cents,
+        "entries": c.entries,
+    },
+    counter="entries",
+    copied=_copied("budget_burn__projects", "project_id", {"budget_cents": "budget_cents"}),
+)
 
 budget_burn = Projection(
     name="budget_burn",
     version=1,
     tables=(tables.budget_burn, tables.budget_burn__projects),
-    handlers={
-        "ProjectCreated": on_project_budget,
-        "ProjectUpdated": on_project_budget,
-        **dict.fromkeys(
-            (
-                "TimeLogged",
-                "TimeEntryAmended",
-                "TimeEntryDeleted",
-                "TimeEntryApproved",
-                "TimeEntryRejected",
-            ),
-            on_entry_for_burn,
-        ),
-    },
+    handlers={"ProjectCreated": on_project_budget, "ProjectUpdated": on_project_budget},
     key=key_by("project_id"),
+    fold=partial(BucketFold, BUDGET_BURN),
+    folded=TIME_ENTRY_EVENTS,
 )

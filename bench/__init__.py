@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench`. Each compares Tally against a baseline in the same run."""
