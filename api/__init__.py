@@ -16,7 +16,7 @@ from api.runtime import Runtime
 from domain.settings import Settings
 from domain.store.db import Databases
 from workers.celery_app import make_celery
-from workers.delivery import Delivery, make_gate
+from workers.delivery import BackgroundWaker
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         databases=Databases(settings.database_url, settings.read_database_url),
         celery=celery,
-        delivery=Delivery(celery, make_gate(settings)),
+        delivery=BackgroundWaker(celery.delivery),
     )
     app.extensions["tally"] = runtime
 

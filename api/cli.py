@@ -65,13 +65,12 @@ def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int]
     from readmodels.engine import head_position
     from readmodels.registry import PROJECTIONS
     from workers.celery_app import make_celery
-    from workers.delivery import Delivery, make_gate
 
     databases = Databases(settings.database_url, settings.read_database_url)
     try:
         counts = create_demo_data(databases, projects=projects, entries=entries)
         celery = make_celery(settings)
-        Delivery(celery, make_gate(settings)).wake(PROJECTIONS, head_position(databases))
+        celery.delivery.wake(PROJECTIONS, head_position(databases))
         return counts
     finally:
         databases.dispose()

@@ -18,7 +18,7 @@ from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels import engine
 from readmodels.registry import affected_by
 from workers.celery_app import TallyCelery
-from workers.delivery import Delivery
+from workers.delivery import BackgroundWaker
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Runtime:
     settings: Settings
     databases: Databases
     celery: TallyCelery
-    delivery: Delivery
+    delivery: BackgroundWaker
 
     def execute(self, cmd: commands.Command) -> tuple[Outcome, bool]:
         """Run a command, then project its events; returns (outcome, read models current)."""

@@ -100,12 +100,12 @@ def ensure_checkpoints(dbs: Databases) -> None:
 
 
 def head_position(dbs: Databases) -> int:
-    with dbs.write.connect() as conn:
+    with dbs.write_autocommit.connect() as conn:
         return event_log.head_position(conn)
 
 
 def checkpoint_position(dbs: Databases, name: str) -> int:
-    with dbs.read.connect() as conn:
+    with dbs.read_autocommit.connect() as conn:
         return checkpoint_of(conn, name)
 
 
@@ -130,13 +130,24 @@ def locked_checkpoint(
             set_sqlite_busy_timeout(conn, int((lock_timeout or 0) * 1000))
         try:
             with conn.begin():
-                query = select(projection_checkpoints).where(projection_checkpoints.c.name == name)
+                # Two facts every batch needs ride on the locking read: whether any event is
+                # parked, and (one database) the head of the event log.
+                has_parked = (
+                    select(parked_events.c.position)
+                    .where(parked_events.c.projection == name)
+                    .exists()
+                    .label("has_parked")
+                )
+                columns: list[Any] = [projection_checkpoints, has_parked]
+                if dbs.same:
+                    columns.append(event_log.head_query().scalar_subquery().label("head"))
+                query = select(*columns).where(projection_checkpoints.c.name == name)
                 if not sqlite:
                     if lock_timeout is None:
-                        query = query.with_for_update(skip_locked=True)
+                        query = query.with_for_update(skip_locked=True, of=projection_checkpoints)
                     else:
                         conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}"))
-                        query = query.with_for_update()
+                        query = query.with_for_update(of=projection_checkpoints)
                 row = conn.execute(query).one_or_none()
                 if row is None:
                     raise CheckpointBusy(name)
@@ -175,6 +186,7 @@ def read_window(
     after: int,
     size: int,
     upto: int | None = None,
+    head: int | None = None,
 ) -> Window:
     """The projection's events in (after, min(after + size, head)], or (after, upto].
 
@@ -183,15 +195,21 @@ def read_window(
     past events of other types and gaps, once the window is applied.
     """
     if dbs.same:
-        return _window(conn, projection, after, size, upto)
-    with dbs.write.connect() as write_conn:
-        return _window(write_conn, projection, after, size, upto)
+        return _window(conn, projection, after, size, upto, head)
+    with dbs.write_autocommit.connect() as write_conn:
+        return _window(write_conn, projection, after, size, upto, None)
 
 
 def _window(
-    conn: Connection, projection: Projection, after: int, size: int, upto: int | None
+    conn: Connection,
+    projection: Projection,
+    after: int,
+    size: int,
+    upto: int | None,
+    head: int | None,
 ) -> Window:
-    head = event_log.head_position(conn)
+    if head is None:
+        head = event_log.head_position(conn)
     end = min(after + size, head) if upto is None else upto
     events = event_log.read_range(conn, after, end, projection.event_types) if end > after else []
     return Window(events, max(end, after), head)
@@ -209,9 +227,7 @@ def _park_blocked(
     conn: Connection, projection: Projection, events: list[RecordedEvent]
 ) -> list[RecordedEvent]:
     """Park the events whose key already has a parked event; return the others."""
-    keys = parked_keys(conn, projection.name) if events else set()
-    if not keys:
-        return events
+    keys = parked_keys(conn, projection.name)
     runnable = []
     for event in events:
         if projection.key(event) in keys:
@@ -258,8 +274,19 @@ def run_batch(
             retry_at = aware(checkpoint.retry_at)
             if retry_at is not None and retry_at > now():
                 return BatchOutcome(checkpoint.position, 0, caught_up=False, retry_at=retry_at)
-            window = read_window(dbs, conn, projection, checkpoint.position, batch_size)
-            to_apply = _park_blocked(conn, projection, window.events)
+            window = read_window(
+                dbs,
+                conn,
+                projection,
+                checkpoint.position,
+                batch_size,
+                head=getattr(checkpoint, "head", None),
+            )
+            to_apply = (
+                _park_blocked(conn, projection, window.events)
+                if checkpoint.has_parked
+                else window.events
+            )
             try:
                 projection.apply_batch(conn, tables, to_apply)
             except OperationalError:

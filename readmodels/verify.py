@@ -5,6 +5,7 @@ baseline and the tests' oracle.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,7 +30,12 @@ def _person_name(people: Any) -> Any:
     return (people.c.first_name + " " + people.c.last_name).label("name")
 
 
-def recompute_project_dashboards(conn: Connection) -> Rows:
+def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Rows:
+    """Every dashboard (or one project's) the CRUD way: joins and aggregates."""
+
+    def only(column: Any) -> Any:
+        return true() if project_id is None else column == project_id
+
     manager = w.people.alias("manager")
     entries = w.time_entries
     totals = {
@@ -41,7 +47,7 @@ def recompute_project_dashboards(conn: Connection) -> Rows:
                 func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
                 func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
             )
-            .where(COUNTED)
+            .where(COUNTED, only(entries.c.project_id))
             .group_by(entries.c.project_id)
         )
     }
@@ -52,14 +58,16 @@ def recompute_project_dashboards(conn: Connection) -> Rows:
                 w.tasks.c.project_id,
                 func.sum(case((w.tasks.c.completed.is_(False), 1), else_=0)).label("active"),
                 func.sum(case((w.tasks.c.completed.is_(True), 1), else_=0)).label("completed"),
-            ).group_by(w.tasks.c.project_id)
+            )
+            .where(only(w.tasks.c.project_id))
+            .group_by(w.tasks.c.project_id)
         )
     }
     teams: dict[Any, list[dict[str, Any]]] = {}
     for member in conn.execute(
-        select(w.project_members, _person_name(w.people)).join(
-            w.people, w.people.c.id == w.project_members.c.person_id
-        )
+        select(w.project_members, _person_name(w.people))
+        .join(w.people, w.people.c.id == w.project_members.c.person_id)
+        .where(only(w.project_members.c.project_id))
     ):
         teams.setdefault(member.project_id, []).append(dict(member._mapping))
     query = (
@@ -77,6 +85,7 @@ def recompute_project_dashboards(conn: Connection) -> Rows:
         )
         .join(w.clients, w.clients.c.id == w.projects.c.client_id)
         .join(manager, manager.c.id == w.projects.c.manager_id)
+        .where(only(w.projects.c.id))
     )
     rows: Rows = {}
     for row in conn.execute(query):
@@ -149,7 +158,8 @@ def _daily(conn: Connection, key_column: Any, where: Any) -> Any:
     )
 
 
-def recompute_utilization(conn: Connection) -> Rows:
+def recompute_utilization(conn: Connection, date_from: Any = None, date_to: Any = None) -> Rows:
+    """Utilization the CRUD way; with a range, only the ISO weeks that overlap it."""
     people = {
         row.id: row
         for row in conn.execute(
@@ -157,7 +167,12 @@ def recompute_utilization(conn: Connection) -> Rows:
         )
     }
     rows: Rows = {}
-    for day in _daily(conn, w.time_entries.c.person_id, true()):
+    in_range = true()
+    if date_from is not None:
+        first_monday = date_from - dt.timedelta(days=date_from.weekday())
+        last_sunday = date_to + dt.timedelta(days=6 - date_to.weekday())
+        in_range = w.time_entries.c.date.between(first_monday, last_sunday)
+    for day in _daily(conn, w.time_entries.c.person_id, in_range):
         week, week_start = iso_week(day.date)
         person = people[day.key]
         row = rows.setdefault(

@@ -8,6 +8,7 @@ from celery import Celery
 
 from domain.settings import Settings
 from domain.store.db import Databases
+from workers.delivery import Delivery, make_gate
 
 SWEEP_INTERVAL_SECONDS = 1.0
 # Longer than any retry delay, and than a catch-up task's time slice, so that Redis never
@@ -25,6 +26,10 @@ class TallyCelery(Celery):
     @cached_property
     def databases(self) -> Databases:
         return Databases(self.settings.database_url, self.settings.read_database_url)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        return Delivery(self, make_gate(self.settings))
 
 
 def make_celery(settings: Settings) -> TallyCelery:
@@ -50,7 +55,6 @@ def make_celery(settings: Settings) -> TallyCelery:
         task_ignore_result=True,
         task_default_queue="tally",
         worker_send_task_events=True,
-        task_send_sent_event=True,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,

@@ -1,92 +1,162 @@
 """Delivery after commit: wake the projections a command's events affect.
 
-Wakeups are throttled per projection with a leading and a trailing edge: the first command
-in a window enqueues a catch-up at once, the next one enqueues a single catch-up that runs
-when the window ends, later ones in the window enqueue nothing. Every event is therefore
-followed by a catch-up that starts after it was committed, and the queue holds at most two
-tasks per projection and window however fast commands arrive. Enqueueing never fails a
-command: when the broker is down the beat sweep catches up once it is back.
+One flag per projection says "a catch-up is queued and has not started yet". A command
+enqueues a catch-up only when it is the one that sets the flag; the task clears the flag as
+it starts, before it reads the head of the log. So the queue holds at most one waiting task
+per projection however fast commands arrive, and no event is left behind:
+
+- a command whose flag was already set committed before that queued task starts, and the
+  task reads the head after it starts, so it sees the command's events;
+- a command that sets the flag after the task started enqueues the next task itself.
+
+The flag expires after FLAG_TTL_SECONDS, so a task lost with a dead worker cannot hold it
+forever; beat's sweep covers that gap, and a broker outage too. Enqueueing never fails a
+command.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Protocol
 
 import redis
 
 from domain.settings import Settings
-from workers.celery_app import TallyCelery
 
 log = logging.getLogger(__name__)
 
-WAKEUP_WINDOW_SECONDS = 0.02
+FLAG_TTL_SECONDS = 3.0
 
 
 class WakeupGate(Protocol):
-    def claim(self, key: str, seconds: float) -> bool:
-        """Claim key for seconds; False while an earlier claim still holds it."""
+    def claim(self, names: list[str]) -> list[str]:
+        """Set the flag of each projection; return those whose flag this call set."""
 
-
-class LocalGate:
-    """A gate inside one process (the embedded default has no Redis)."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, key: str, seconds: float) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if self._until.get(key, 0.0) > now:
-                return False
-            self._until[key] = now + seconds
-            return True
+    def release(self, name: str) -> None:
+        """Clear the projection's flag: its queued catch-up has started."""
 
 
 class RedisGate:
-    """A gate shared by every API process, kept in the broker's Redis."""
+    """Flags in the broker's Redis, shared by every API process and worker."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ttl: float = FLAG_TTL_SECONDS) -> None:
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        self._ttl_ms = int(ttl * 1000)
 
-    def claim(self, key: str, seconds: float) -> bool:
-        return bool(self._redis.set(f"tally:wakeup:{key}", 1, nx=True, px=int(seconds * 1000)))
+    def claim(self, names: list[str]) -> list[str]:
+        pipeline = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipeline.set(f"tally:pending:{name}", 1, nx=True, px=self._ttl_ms)
+        return [name for name, claimed in zip(names, pipeline.execute(), strict=True) if claimed]
+
+    def release(self, name: str) -> None:
+        self._redis.delete(f"tally:pending:{name}")
+
+
+class FileGate:
+    """Flags as files beside the filesystem broker: the embedded default's processes share a
+    folder, not a Redis."""
+
+    def __init__(self, folder: Path, ttl: float = FLAG_TTL_SECONDS) -> None:
+        self.folder = folder
+        self.ttl = ttl
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def claim(self, names: list[str]) -> list[str]:
+        return [name for name in names if self._claim(self.folder / name)]
+
+    def _claim(self, flag: Path) -> bool:
+        if self._create(flag):
+            return True
+        try:
+            stale = time.time() - flag.stat().st_mtime > self.ttl
+        except FileNotFoundError:
+            stale = True  # released between our two looks
+        if not stale:
+            return False
+        flag.unlink(missing_ok=True)
+        return self._create(flag)
+
+    @staticmethod
+    def _create(flag: Path) -> bool:
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return True
+        except FileExistsError:
+            return False
+
+    def release(self, name: str) -> None:
+        (self.folder / name).unlink(missing_ok=True)
 
 
 def make_gate(settings: Settings) -> WakeupGate:
     if settings.broker_url.startswith(("redis://", "rediss://")):
         return RedisGate(settings.broker_url)
-    return LocalGate()
+    return FileGate(settings.home / "wakeups")
 
 
 class Delivery:
-    def __init__(
-        self, celery: TallyCelery, gate: WakeupGate, window: float = WAKEUP_WINDOW_SECONDS
-    ) -> None:
+    def __init__(self, celery: object, gate: WakeupGate) -> None:
         self.celery = celery
         self.gate = gate
-        self.window = window
 
     def wake(self, projections: Iterable[str], position: int) -> None:
-        """Enqueue catch-ups for these projections, throttled; never raises."""
-        for name in projections:
-            try:
-                if self.gate.claim(f"{name}:lead", self.window):
-                    self.enqueue(name, position)
-                elif self.gate.claim(f"{name}:trail", self.window):
-                    self.enqueue(name, position, countdown=self.window)
-            except Exception as error:
-                log.warning("could not wake projection %s: %s", name, error)
+        """Enqueue a catch-up for each projection that has none waiting; never raises."""
+        names = list(projections)
+        if not names:
+            return
+        try:
+            for name in self.gate.claim(names):
+                self.enqueue(name, position)
+        except Exception as error:
+            log.warning("could not wake projections %s: %s", names, error)
 
-    def enqueue(self, name: str, position: int, countdown: float | None = None) -> None:
-        self.celery.send_task(
+    def enqueue(self, name: str, position: int) -> None:
+        self.celery.send_task(  # type: ignore[attr-defined]
             "tally.catch_up",
             args=(name, position),
-            countdown=countdown,
             retry=False,
             shadow=f"catch_up {name} to {position}",
         )
+
+
+class BackgroundWaker:
+    """Wakes projections from a thread of the API process, so that a command's response
+    never waits on the broker; wakeups that pile up meanwhile are coalesced into one.
+
+    A wakeup still in this queue when the process dies is lost, like one sent during a
+    broker outage: beat's sweep catches up within a second.
+    """
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self._queue: queue.SimpleQueue[tuple[list[str], int]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self, projections: Iterable[str], position: int) -> None:
+        self._queue.put((list(projections), position))
+        with self._lock:
+            # Started on first use, in the serving process (gunicorn forks after import).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="tally-waker", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            names, position = self._queue.get()
+            pending = set(names)
+            while True:
+                try:
+                    more, later = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                pending.update(more)
+                position = max(position, later)
+            self.delivery.wake(sorted(pending), position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -37,6 +38,9 @@ def catch_up_signature(app, projection: str, position: int):  # type: ignore[no-
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
     """Bring one projection up to (at least) position."""
+    # Started: from now on a new command must queue the next catch-up itself.
+    with contextlib.suppress(Exception):
+        self.app.delivery.gate.release(projection)
     settings = self.app.settings
     policy = engine.RetryPolicy(
         max_attempts=settings.projection_max_attempts, base_delay=settings.projection_retry_base
@@ -50,7 +54,7 @@ def catch_up(self: Task, projection: str, position: int) -> int:
     if result.retry_at is not None:
         catch_up_signature(self.app, projection, position).apply_async(eta=result.retry_at)
     elif not result.caught_up and not result.busy:
-        catch_up_signature(self.app, projection, position).apply_async()
+        self.app.delivery.wake([projection], position)
     return result.position
 
 
@@ -83,7 +87,7 @@ def sweep(self: Task) -> dict[str, list[str]]:
             self.app.send_task("tally.rebuild", args=(name, True), shadow=f"rebuild {name}")
         elif checkpoint.position < head:
             behind.append(name)
-            catch_up_signature(self.app, name, head).apply_async()
+    self.app.delivery.wake(behind, head)
     return {"behind": behind, "rebuilding": outdated}
 
 

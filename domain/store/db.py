@@ -52,7 +52,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -70,6 +71,15 @@ class Databases:
         self.read_url = normalize_url(read_url or write_url)
         self.write = make_engine(self.write_url)
         self.read = self.write if self.same else make_engine(self.read_url)
+
+    @property
+    def write_autocommit(self) -> Engine:
+        """For a single read: no BEGIN and ROLLBACK round trips around it."""
+        return self.write.execution_options(isolation_level="AUTOCOMMIT")
+
+    @property
+    def read_autocommit(self) -> Engine:
+        return self.read.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def same(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from domain.events import Event
 from domain.store.tables import event_log
@@ -111,7 +111,7 @@ def read_range(
 
 
 def head_position(connection: Connection) -> int:
-    return connection.execute(select(func.coalesce(func.max(event_log.c.position), 0))).scalar_one()
+    return connection.execute(head_query()).scalar_one()
 
 
 def recorded_at_of(connection: Connection, position: int) -> dt.datetime | None:
@@ -127,3 +127,8 @@ def read_positions(connection: Connection, positions: Sequence[int]) -> list[Rec
         .order_by(event_log.c.position)
     )
     return [RecordedEvent(**row._mapping) for row in rows]
+
+
+def head_query() -> Select[tuple[int]]:
+    """The head position as a query, to embed in another statement."""
+    return select(func.coalesce(func.max(event_log.c.position), 0))

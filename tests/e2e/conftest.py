@@ -16,7 +16,6 @@ from readmodels.registry import PROJECTIONS
 from tests.support import ledger
 from tests.support.stack import Process, Stack, start_worker
 from workers.celery_app import make_celery
-from workers.delivery import Delivery, make_gate
 
 LEDGER_PLUGIN = ("-I", "tests.support.ledger_plugin")
 
@@ -52,7 +51,7 @@ class Commands:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.delivery = Delivery(make_celery(stack.settings), make_gate(stack.settings))
+        self.delivery = make_celery(stack.settings).delivery
 
     def run(self, cmd: commands.Command, wake: bool = True) -> handlers.Outcome:
         outcome = handlers.handle(cmd, SqlUnitOfWork(self.stack.databases.write))

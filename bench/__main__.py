@@ -1,0 +1,378 @@
+"""python -m bench: Tally's read models, command path, rebuilds and projection lag, each
+against its baseline in the same run. Prints a table and writes JSON.
+
+    python -m bench                     # everything, full size (about 5 minutes)
+    python -m bench --quick             # small sizes, for a smoke run
+    python -m bench --only reads,lag    # some of: reads, commands, lag, rebuild
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import select, text
+
+from api.runtime import Runtime
+from bench import stats, synthetic, world
+from domain import commands, handlers
+from domain.settings import Settings
+from domain.store.unit_of_work import SqlUnitOfWork
+from readmodels import queries, verify
+from readmodels.rebuild import rebuild
+from readmodels.registry import PROJECTIONS
+from readmodels.tables import projection_checkpoints
+from workers.celery_app import make_celery
+from workers.delivery import BackgroundWaker
+
+ROOT = Path(__file__).resolve().parents[1]
+# Projection work waits on the database most of the time: threads overlap it cheaply.
+WORKER_POOL = os.environ.get("TALLY_BENCH_POOL", "--pool threads --concurrency 6").split()
+
+
+def bench_reads(w: world.World, repeat: int) -> dict[str, Any]:
+    """Read model (one indexed table) against the live join on the write tables."""
+    rng = random.Random(1)
+    dbs = w.databases
+    start = dt.date.today() - dt.timedelta(days=28)
+    end = dt.date.today()
+
+    def read(query):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            with dbs.read.connect() as conn:
+                query(conn)
+
+        return run
+
+    def join(query):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            with dbs.write.connect() as conn:
+                query(conn)
+
+        return run
+
+    cases = {
+        "dashboard": (
+            read(lambda c: queries.dashboard(c, rng.choice(w.projects))),
+            join(lambda c: verify.recompute_project_dashboards(c, rng.choice(w.projects))),
+        ),
+        "project list (50)": (
+            read(lambda c: queries.projects(c, limit=50)),
+            join(
+                lambda c: sorted(
+                    verify.recompute_project_dashboards(c).values(), key=lambda r: r["name"]
+                )[:50]
+            ),
+        ),
+        "utilization, 4 weeks": (
+            read(lambda c: queries.utilization_report(c, start, end, 500, None)),
+            join(lambda c: verify.recompute_utilization(c, start, end)),
+        ),
+    }
+    results = {}
+    for name, (read_model, live_join) in cases.items():
+        read_times = stats.timed(read_model, repeat)
+        join_times = stats.timed(live_join, max(repeat // 5, 20))
+        read_summary, join_summary = stats.summary_ms(read_times), stats.summary_ms(join_times)
+        results[name] = {
+            "read_model": read_summary,
+            "live_join": join_summary,
+            "p50_speedup": round(join_summary["p50_ms"] / read_summary["p50_ms"], 1),
+        }
+    return results
+
+
+class Logger:
+    """Issues LogTime commands spread over many people and days (stays under 24 h/day)."""
+
+    def __init__(self, w: world.World, seed: int) -> None:
+        self.w = w
+        self.rng = random.Random(seed)
+
+    def command(self) -> commands.LogTime:
+        project_id, person_id = self.rng.choice(self.w.team)
+        return commands.LogTime(
+            project_id=project_id,
+            person_id=person_id,
+            date=world.random_day(self.rng),
+            hours_hundredths=25,
+            billable=self.rng.random() < 0.8,
+        )
+
+
+def start_worker(settings: Settings, home: str) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "TALLY_DATABASE_URL": settings.database_url,
+        "TALLY_BROKER_URL": settings.broker_url,
+        "TALLY_HOME_DIR": home,
+        "PYTHONPATH": str(ROOT),
+    }
+    log = open(Path(home) / "worker.log", "wb")  # noqa: SIM115 - lives as long as the worker
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            *WORKER_POOL,
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
+    time.sleep(4)
+    return worker
+
+
+def bench_commands(w: world.World, repeat: int, home: str) -> dict[str, Any]:
+    """LogTime through the handler alone (pipeline off) and with delivery (pipeline on)."""
+    logger = Logger(w, 2)
+    off = stats.timed(
+        lambda: handlers.handle(logger.command(), SqlUnitOfWork(w.databases.write)), repeat
+    )
+    celery = make_celery(w.settings)
+    runtime = Runtime(w.settings, w.databases, celery, BackgroundWaker(celery.delivery))
+    worker = start_worker(w.settings, home)
+    try:
+
+        def with_pipeline() -> None:
+            outcome = handlers.handle(logger.command(), SqlUnitOfWork(w.databases.write))
+            runtime.after_commit(outcome)
+
+        on = stats.timed(with_pipeline, repeat)
+    finally:
+        worker.terminate()
+        worker.wait()
+    off_summary, on_summary = stats.summary_ms(off), stats.summary_ms(on)
+    return {
+        "pipeline_off": off_summary,
+        "pipeline_on": on_summary,
+        "p50_overhead_ms": round(on_summary["p50_ms"] - off_summary["p50_ms"], 3),
+    }
+
+
+def bench_lag(w: world.World, seconds: float, rate: float, home: str) -> dict[str, Any]:
+    """Commit-to-visible lag per projection at a steady command rate, queue length sampled."""
+    celery = make_celery(w.settings)
+    delivery = BackgroundWaker(celery.delivery)
+    queue = redis.Redis.from_url(w.settings.broker_url)
+    worker = start_worker(w.settings, home)
+    committed: dict[int, float] = {}
+    order: list[int] = []  # positions in commit order; appended by the driver only
+    visible: dict[str, dict[int, float]] = {name: {} for name in PROJECTIONS}
+    queue_lengths: list[int] = []
+    stop = threading.Event()
+    logger = Logger(w, 3)
+
+    def sample_checkpoints() -> None:
+        pending = {name: [] for name in PROJECTIONS}  # type: dict[str, list[int]]
+        seen = 0
+        while not stop.is_set() or any(pending.values()):
+            with w.databases.read.connect() as conn:
+                positions = dict(
+                    conn.execute(
+                        select(projection_checkpoints.c.name, projection_checkpoints.c.position)
+                    ).all()
+                )
+            now = time.perf_counter()
+            arrived = order[seen:]
+            seen += len(arrived)
+            for name in pending:
+                pending[name].extend(arrived)
+            for name, waiting in pending.items():
+                done = [p for p in waiting if p <= positions.get(name, 0)]
+                for position in done:
+                    visible[name][position] = now
+                pending[name] = [p for p in waiting if p > positions.get(name, 0)]
+            if stop.is_set() and time.perf_counter() > deadline + 30:
+                break
+            time.sleep(0.005)
+
+    def sample_queue() -> None:
+        while not stop.is_set():
+            queue_lengths.append(int(queue.llen("tally")))
+            time.sleep(0.02)
+
+    deadline = time.perf_counter() + seconds
+    samplers = [threading.Thread(target=sample_checkpoints), threading.Thread(target=sample_queue)]
+    for thread in samplers:
+        thread.start()
+    try:
+        interval, next_at = 1 / rate, time.perf_counter()
+        while next_at < deadline:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            outcome = handlers.handle(logger.command(), SqlUnitOfWork(w.databases.write))
+            committed[outcome.position] = time.perf_counter()  # type: ignore[index]
+            order.append(outcome.position)  # type: ignore[arg-type]
+            delivery.wake(
+                [p.name for p in PROJECTIONS.values() if p.event_types & outcome.event_types],
+                outcome.position or 0,
+            )
+            next_at += interval
+        achieved = len(committed) / seconds
+    finally:
+        stop.set()
+        for thread in samplers:
+            thread.join()
+        worker.terminate()
+        worker.wait()
+    results: dict[str, Any] = {"commands": len(committed), "achieved_rate": round(achieved, 1)}
+    for name, seen_at in visible.items():
+        lags = [seen_at[p] - committed[p] for p in committed if p in seen_at]
+        results[name] = stats.summary_ms(lags) | {"missing": len(committed) - len(lags)}
+    results["queue_length"] = {
+        "max": max(queue_lengths, default=0),
+        "mean": round(sum(queue_lengths) / max(len(queue_lengths), 1), 2),
+        "samples": len(queue_lengths),
+    }
+    return results
+
+
+def bench_rebuild(settings: Settings, events: int) -> dict[str, Any]:
+    """Rebuild every projection from a synthetic log of `events` events."""
+    databases = world.fresh_databases(settings)
+    started = time.perf_counter()
+    loaded = synthetic.load(databases.write, events)
+    load_seconds = time.perf_counter() - started
+    with databases.write.begin() as conn:
+        conn.execute(text("ANALYZE event_log"))
+    results: dict[str, Any] = {"events": loaded, "load_seconds": round(load_seconds, 1)}
+    for projection in PROJECTIONS.values():
+        result = rebuild(databases, projection)
+        results[projection.name] = {
+            "seconds": round(result.seconds, 2),
+            "log_events_per_s": round(loaded / result.seconds),
+            "applied_events_per_s": round(result.events / result.seconds),
+        }
+    databases.dispose()
+    return results
+
+
+def print_table(report: dict[str, Any]) -> None:
+    lines = ["", f"{'benchmark':42} {'baseline':>22} {'tally':>22} {'ratio':>8}"]
+    for name, row in report.get("reads", {}).items():
+        lines.append(
+            f"{'read: ' + name:42} {_p(row['live_join']):>22} {_p(row['read_model']):>22}"
+            f" {row['p50_speedup']:>7}x"
+        )
+    if "commands" in report:
+        row = report["commands"]
+        lines.append(
+            f"{'LogTime command (pipeline off vs on)':42} {_p(row['pipeline_off']):>22}"
+            f" {_p(row['pipeline_on']):>22} {row['p50_overhead_ms']:>+7.2f}ms"
+        )
+    if "lag" in report:
+        row = report["lag"]
+        lines.append(
+            f"commit-to-visible lag at {row['achieved_rate']} cmd/s "
+            f"({row['commands']} commands), queue max {row['queue_length']['max']}, "
+            f"mean {row['queue_length']['mean']}"
+        )
+        for name in PROJECTIONS:
+            lag = row[name]
+            lines.append(
+                f"  {name:40} p50 {lag['p50_ms']:>8} ms  p99 {lag['p99_ms']:>8} ms"
+                f"  max {lag['max_ms']:>8} ms  missing {lag['missing']}"
+            )
+    if "rebuild" in report:
+        row = report["rebuild"]
+        lines.append(f"rebuild from {row['events']:,} events (loaded in {row['load_seconds']} s)")
+        for name in PROJECTIONS:
+            result = row[name]
+            lines.append(
+                f"  {name:40} {result['log_events_per_s']:>9,} events/s  ({result['seconds']} s)"
+            )
+    print("\n".join(lines))
+
+
+def _p(summary: dict[str, float]) -> str:
+    return f"p50 {summary['p50_ms']:.2f} p99 {summary['p99_ms']:.2f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="reads,commands,lag,rebuild")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "TALLY_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tally_bench"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("TALLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+    )
+    parser.add_argument("--events", type=int, default=None, help="rebuild log size")
+    parser.add_argument("--seconds", type=float, default=None, help="lag run length")
+    parser.add_argument("--rate", type=float, default=200.0, help="lag command rate")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    args = parser.parse_args()
+    chosen = set(args.only.split(","))
+    home = tempfile.mkdtemp(prefix="tally-bench-")
+    settings = Settings.from_env(
+        {
+            "TALLY_DATABASE_URL": args.database_url,
+            "TALLY_BROKER_URL": args.redis_url,
+            "TALLY_HOME_DIR": home,
+        }
+    )
+    redis.Redis.from_url(args.redis_url).flushdb()
+    report: dict[str, Any] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "quick": args.quick,
+    }
+    if chosen & {"reads", "commands", "lag"}:
+        size = (40, 2_000) if args.quick else (300, 20_000)
+        print(f"building a firm: {size[0]} projects, {size[1]} entries ...", flush=True)
+        firm = world.build(settings, *size)
+        if "reads" in chosen:
+            report["reads"] = bench_reads(firm, 200 if args.quick else 2_000)
+        if "commands" in chosen:
+            report["commands"] = bench_commands(firm, 200 if args.quick else 1_000, home)
+        if "lag" in chosen:
+            seconds = args.seconds or (10 if args.quick else 60)
+            report["lag"] = bench_lag(firm, seconds, args.rate, home)
+        firm.databases.dispose()
+    if "rebuild" in chosen:
+        events = args.events or (100_000 if args.quick else 1_000_000)
+        print(f"loading {events:,} events ...", flush=True)
+        report["rebuild"] = bench_rebuild(settings, events)
+    print_table(report)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
