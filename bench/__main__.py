@@ -186,7 +186,9 @@ def bench_lag(w: world.World, seconds: float, rate: float, home: str) -> dict[st
     def sample_checkpoints() -> None:
         pending = {name: [] for name in PROJECTIONS}  # type: dict[str, list[int]]
         seen = 0
-        while not stop.is_set() or any(pending.values()):
+        while True:
+            # Read before looking: every position driven by then is in `order` already.
+            driving = not stop.is_set()
             with w.databases.read.connect() as conn:
                 positions = dict(
                     conn.execute(
@@ -203,7 +205,8 @@ def bench_lag(w: world.World, seconds: float, rate: float, home: str) -> dict[st
                 for position in done:
                     visible[name][position] = now
                 pending[name] = [p for p in waiting if p > positions.get(name, 0)]
-            if stop.is_set() and time.perf_counter() > deadline + 30:
+            settled = not driving and seen == len(order) and not any(pending.values())
+            if settled or (not driving and time.perf_counter() > deadline + 30):
                 break
             time.sleep(0.005)
 
