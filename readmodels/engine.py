@@ -34,6 +34,7 @@ from readmodels.metrics import BATCH_SECONDS
 from readmodels.projection import Projection, TableSet
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import parked_events, projection_checkpoints
+from readmodels.upcasting import upcast
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def _window(
         head = event_log.head_position(conn)
     end = min(after + size, head) if upto is None else upto
     events = event_log.read_range(conn, after, end, projection.event_types) if end > after else []
-    return Window(events, max(end, after), head)
+    return Window([upcast(event) for event in events], max(end, after), head)
 
 
 def parked_keys(conn: Connection, name: str) -> set[str]:

@@ -1,0 +1,46 @@
+"""Event schema evolution: an upcaster turns a payload stored at an older schema_version
+into the next version's; events are brought to their class's current version before any
+projector sees them, so projectors only ever know the current shape."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from domain import events
+from domain.store.event_log import RecordedEvent
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# (event type, version it upgrades from) -> the function producing the next version.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def _current_versions() -> dict[str, int]:
+    found: dict[str, int] = {}
+    pending: list[type[events.Event]] = [events.Event]
+    while pending:
+        kind = pending.pop()
+        found[kind.__name__] = kind.schema_version
+        pending.extend(kind.__subclasses__())
+    return found
+
+
+CURRENT_VERSIONS = _current_versions()
+
+
+def upcast(event: RecordedEvent) -> RecordedEvent:
+    target = CURRENT_VERSIONS.get(event.event_type, event.schema_version)
+    if event.schema_version >= target:
+        return event
+    data, version = event.data, event.schema_version
+    while version < target:
+        try:
+            step = UPCASTERS[(event.event_type, version)]
+        except KeyError:
+            raise LookupError(
+                f"no upcaster for {event.event_type} from schema version {version}"
+            ) from None
+        data, version = step(data), version + 1
+    return dataclasses.replace(event, data=data, schema_version=version)

@@ -1,0 +1,67 @@
+"""An event stored at an older schema version reaches projectors in the current shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from domain.store.event_log import RecordedEvent
+from domain.store.tables import event_log
+from readmodels import engine, upcasting
+from readmodels.registry import PROJECTIONS
+from readmodels.tables import project_dashboards__clients
+from tests.support.stack import Stack
+
+
+def test_projectors_see_old_payloads_upcast_to_the_current_version(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pretend ClientRegistered v2 renamed "title" (v1) to "name": an old row is stored as v1.
+    monkeypatch.setitem(upcasting.CURRENT_VERSIONS, "ClientRegistered", 2)
+
+    def rename_title(data: dict[str, Any]) -> dict[str, Any]:
+        return {"client_id": data["client_id"], "name": data["title"]}
+
+    monkeypatch.setitem(upcasting.UPCASTERS, ("ClientRegistered", 1), rename_title)
+    client_id = uuid.uuid4()
+    with stack.databases.write.begin() as conn:
+        conn.execute(
+            insert(event_log).values(
+                event_id=uuid.uuid4(),
+                event_type="ClientRegistered",
+                schema_version=1,
+                aggregate_type="Client",
+                aggregate_id=client_id,
+                aggregate_version=1,
+                data={"client_id": str(client_id), "title": "Old Style Ltd"},
+                metadata={},
+                recorded_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    engine.catch_up(stack.databases, PROJECTIONS["project_dashboards"])
+    with stack.databases.read.connect() as conn:
+        name = conn.execute(select(project_dashboards__clients.c.name)).scalar_one()
+    assert name == "Old Style Ltd"
+
+
+def test_a_missing_upcaster_is_an_error_not_a_silent_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(upcasting.CURRENT_VERSIONS, "ClientRenamed", 3)
+    old = RecordedEvent(
+        position=1,
+        event_id=uuid.uuid4(),
+        event_type="ClientRenamed",
+        schema_version=1,
+        aggregate_type="Client",
+        aggregate_id=uuid.uuid4(),
+        aggregate_version=2,
+        data={},
+        metadata={},
+        recorded_at=dt.datetime.now(dt.UTC),
+    )
+    with pytest.raises(LookupError, match="no upcaster"):
+        upcasting.upcast(old)
+    assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 1
