@@ -161,7 +161,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Response:
-        log.error("database unavailable: %s", error)
+        log.error("database unavailable: %s", str(error).splitlines()[0])
         return problem_response(503, "The database is unavailable; try again shortly.")
 
     @app.errorhandler(Exception)
