@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from domain.money import cents_from_decimal, format_cents
+from domain.store.db import as_utc
 
 MONEY_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
 MAX_CENTS = 10**15
@@ -84,6 +85,4 @@ class UtcDateTime(fields.DateTime):
     def _serialize(
         self, value: dt.datetime | None, attr: str | None, obj: Any, **kwargs: Any
     ) -> Any:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
+        return super()._serialize(as_utc(value), attr, obj, **kwargs)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import current_caller
 from api.errors import Problem
+from domain.store.db import as_utc
 from domain.store.tables import idempotency_keys
 
 KEEP_FOR = dt.timedelta(hours=24)
@@ -28,10 +29,6 @@ def _request_hash() -> str:
     digest.update(f"{request.method} {request.path}\n".encode())
     digest.update(request.get_data())
     return digest.hexdigest()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def claim(engine: Engine) -> Response | None:
@@ -70,7 +67,7 @@ def claim(engine: Engine) -> Response | None:
                 errors={"Idempotency-Key": ["Reused with a different body."]},
             )
         if stored.status_code is None:
-            if _aware(stored.created_at) > now - ABANDONED_AFTER:
+            if as_utc(stored.created_at) > now - ABANDONED_AFTER:  # type: ignore[operator]
                 raise Problem(409, "A request with this Idempotency-Key is still running.")
             conn.execute(
                 update(idempotency_keys)

@@ -24,11 +24,3 @@ def format_cents(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}{whole}.{part:02d}"
-
-
-def hundredths_from_decimal(hours: Decimal) -> int:
-    return int((hours * 100).to_integral_exact())
-
-
-def hours_from_hundredths(hundredths: int) -> float:
-    return hundredths / 100

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from domain.store import event_log
-from domain.store.db import Databases, is_sqlite, set_sqlite_busy_timeout
+from domain.store.db import Databases, as_utc, is_sqlite, set_sqlite_busy_timeout
 from domain.store.event_log import RecordedEvent
 from readmodels.metrics import BATCH_SECONDS
 from readmodels.projection import Projection, TableSet
@@ -78,13 +78,6 @@ class ProjectorFailed(Exception):
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands timestamps back without their zone; they are UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def ensure_checkpoints(dbs: Databases) -> None:
@@ -272,7 +265,7 @@ def run_batch(
     started = time.perf_counter()
     try:
         with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
-            retry_at = aware(checkpoint.retry_at)
+            retry_at = as_utc(checkpoint.retry_at)
             if retry_at is not None and retry_at > now():
                 return BatchOutcome(checkpoint.position, 0, caught_up=False, retry_at=retry_at)
             window = read_window(

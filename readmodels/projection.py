@@ -31,9 +31,6 @@ class TableSet:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._tables.values())
 
-    def items(self):  # type: ignore[no-untyped-def]
-        return self._tables.items()
-
 
 Handler = Callable[[Connection, TableSet, RecordedEvent], None]
 

@@ -8,18 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from domain.store import event_log
-from domain.store.db import Databases
+from domain.store.db import Databases, as_utc
 from domain.store.tables import event_log as event_log_table
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import parked_events, projection_checkpoints
 
 STALLED_AFTER = dt.timedelta(seconds=30)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def projection_status(databases: Databases) -> list[dict[str, Any]]:
@@ -43,9 +37,9 @@ def projection_status(databases: Databases) -> list[dict[str, Any]]:
             lag_events, oldest = write_conn.execute(
                 select(func.count(), func.min(event_log_table.c.recorded_at)).where(*pending)
             ).one()
-            oldest = _aware(oldest)
+            oldest = as_utc(oldest)
             lag_seconds = (now - oldest).total_seconds() if oldest else 0.0
-            last_progress = _aware(checkpoint.last_progress_at)
+            last_progress = as_utc(checkpoint.last_progress_at)
             if checkpoint.status == "rebuilding":
                 status = "rebuilding"
             elif parked.get(name) or checkpoint.failing_position is not None:

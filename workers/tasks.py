@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from domain.store.db import as_utc
 from readmodels import engine
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
@@ -95,7 +96,7 @@ def _outdated(checkpoint: Any, version: int) -> bool:
     """The projector's version changed, and no live rebuild is under way."""
     if checkpoint.version == version:
         return False
-    heartbeat = engine.aware(checkpoint.rebuild_heartbeat_at)
+    heartbeat = as_utc(checkpoint.rebuild_heartbeat_at)
     return checkpoint.status != "rebuilding" or (
         heartbeat is None or heartbeat < engine.now() - STALE_REBUILD
     )

@@ -114,12 +114,6 @@ def head_position(connection: Connection) -> int:
     return connection.execute(head_query()).scalar_one()
 
 
-def recorded_at_of(connection: Connection, position: int) -> dt.datetime | None:
-    return connection.execute(
-        select(event_log.c.recorded_at).where(event_log.c.position == position)
-    ).scalar_one_or_none()
-
-
 def read_positions(connection: Connection, positions: Sequence[int]) -> list[RecordedEvent]:
     rows = connection.execute(
         select(event_log)
