@@ -16,6 +16,7 @@ command.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import queue
@@ -117,10 +118,12 @@ class Delivery:
         except Exception as error:
             log.warning("could not wake projections %s: %s", names, error)
 
-    def enqueue(self, name: str, position: int) -> None:
+    def enqueue(self, name: str, position: int, eta: dt.datetime | None = None) -> None:
+        """The one place a catch-up message is built (Flower shows it by its shadow name)."""
         self.celery.send_task(  # type: ignore[attr-defined]
             "tally.catch_up",
             args=(name, position),
+            eta=eta,
             retry=False,
             shadow=f"catch_up {name} to {position}",
         )

@@ -30,12 +30,6 @@ def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_SECONDS) -
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-def catch_up_signature(app, projection: str, position: int):  # type: ignore[no-untyped-def]
-    return app.signature(
-        "tally.catch_up", args=(projection, position), shadow=f"catch_up {projection} to {position}"
-    )
-
-
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
     """Bring one projection up to (at least) position."""
@@ -53,7 +47,7 @@ def catch_up(self: Task, projection: str, position: int) -> int:
         log.warning("database unavailable for %s, retrying: %s", projection, error)
         raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
     if result.retry_at is not None:
-        catch_up_signature(self.app, projection, position).apply_async(eta=result.retry_at)
+        self.app.delivery.enqueue(projection, position, eta=result.retry_at)
     elif not result.caught_up and not result.busy:
         self.app.delivery.wake([projection], position)
     return result.position
