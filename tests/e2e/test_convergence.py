@@ -191,7 +191,7 @@ def test_read_models_converge_and_rebuild_to_the_same_tables(
             engine.checkpoint_position(stack.databases, name) >= head for name in PROJECTIONS
         )
 
-    wait_until(converged, timeout=30, message=worker.output()[-3000:])
+    wait_until(converged, timeout=30, message=lambda: worker.output()[-3000:])
     assert scenario.drift() == {}
     incremental = snapshot(stack)
     for projection in PROJECTIONS.values():

@@ -50,7 +50,9 @@ def test_a_database_outage_refuses_commands_and_the_pipeline_recovers(tmp_path: 
             position = after.get_json()["position"]
             dashboard_ready = client.get(f"/api/v1/projects?min_position={position}", headers=admin)
             assert dashboard_ready.status_code == 200
-            wait_until(lambda: _caught_up(stack), timeout=30, message=worker.output()[-3000:])
+            wait_until(
+                lambda: _caught_up(stack), timeout=30, message=lambda: worker.output()[-3000:]
+            )
             assert Scenario(stack.databases).drift() == {}
         finally:
             beat.stop()

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,12 +195,19 @@ def running(process: Process) -> Iterator[Process]:
         process.stop()
 
 
-def wait_until(predicate, timeout: float = 20, interval: float = 0.05, message: str = ""):  # type: ignore[no-untyped-def]
+def wait_until(  # type: ignore[no-untyped-def]
+    predicate,
+    timeout: float = 20,
+    interval: float = 0.05,
+    message: str | Callable[[], str] = "condition not met in time",
+):
+    """Poll predicate until it is truthy; on timeout fail with message (called then, if a
+    function, so that a process's output shows what it did while the test waited)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(message or "condition not met in time")
+            raise AssertionError(message() if callable(message) else message)
         time.sleep(interval)
