@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from readmodels.engine import checkpoint_position
+from readmodels.engine import checkpoint_position, head_position
 from tests.support.api import create_client, create_person, create_project
 from tests.support.stack import Process, Stack, start_worker, wait_until
 
@@ -53,3 +53,23 @@ def test_events_committed_while_no_worker_runs_are_projected_once_one_starts(
         worker.stop()
     row = client.get(f"/api/v1/projects/{project['id']}/dashboard", headers=admin).get_json()
     assert row["client_name"] == "Final"
+
+
+def test_min_position_wakes_a_projection_that_no_command_woke(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, worker: Process
+) -> None:
+    # ClientRegistered is nothing to the utilization report, so the command does not wake it,
+    # and no beat runs here to sweep: only the read asking for the position can.
+    admin_registered = head_position(stack.databases)
+    wait_until(lambda: checkpoint_position(stack.databases, "utilization") >= admin_registered)
+    position = client.post("/api/v1/clients", json={"name": "Acme"}, headers=admin).get_json()[
+        "position"
+    ]
+    assert checkpoint_position(stack.databases, "utilization") < position
+    report = client.get(
+        f"/api/v1/reports/utilization?from=2026-01-05&to=2026-01-11&min_position={position}",
+        headers=admin,
+    )
+    assert report.status_code == 200, report.get_json()
+    assert int(report.headers["X-Projection-Position"]) >= position
+    assert "catch_up utilization" in worker.output()
