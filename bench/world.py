@@ -7,7 +7,8 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy.pool import NullPool
 
 from api.demo import create_demo_data
 from domain.settings import Settings
@@ -27,7 +28,26 @@ class World:
     team: list[tuple[uuid.UUID, uuid.UUID]]  # (project, member) pairs that may log time
 
 
+def create_database_if_missing(url: str) -> None:
+    """The bench owns its PostgreSQL database: create it on a machine that has none yet."""
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        return
+    server = create_engine(
+        target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with server.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    server.dispose()
+
+
 def fresh_databases(settings: Settings) -> Databases:
+    for url in {settings.database_url, settings.read_database_url}:
+        create_database_if_missing(url)
     databases = Databases(settings.database_url, settings.read_database_url)
     if not is_sqlite(databases.write):
         with databases.write.begin() as conn:
