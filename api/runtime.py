@@ -59,9 +59,9 @@ class Runtime:
                     lock_timeout=self.settings.sync_timeout,
                     time_slice=self.settings.sync_timeout,
                 )
-                if result.position >= outcome.position:
+                current = current and result.position >= outcome.position
+                if result.caught_up:
                     continue
-                current = False
             to_wake.append(projection.name)
         self.delivery.wake(to_wake, outcome.position)
         return current

@@ -130,7 +130,7 @@ def start_worker(settings: Settings, home: str) -> subprocess.Popen[bytes]:
             "worker",
             *WORKER_POOL,
             "--loglevel",
-            "WARNING",
+            os.environ.get("TALLY_BENCH_WORKER_LOGLEVEL", "WARNING"),
             "--without-mingle",
             "--without-gossip",
         ],

@@ -1,17 +1,20 @@
 """Delivery after commit: wake the projections a command's events affect.
 
-One flag per projection says "a catch-up is queued and has not started yet". A command
-enqueues a catch-up only when it is the one that sets the flag; the task clears the flag as
-it starts, before it reads the head of the log. So the queue holds at most one waiting task
-per projection however fast commands arrive, and no event is left behind:
+One flag per projection says "a catch-up task is queued or running, and will read the head of
+the log before it ends". A command enqueues a catch-up only when it is the one that sets the
+flag. The task keeps the flag while it works and clears it only when a batch found nothing to
+do; then it reads the head once more, and goes on (setting the flag again) if anything
+arrived. So the queue holds at most one task per projection however fast commands arrive, no
+task is spent finding another one at work, and no event is left behind:
 
-- a command whose flag was already set committed before that queued task starts, and the
-  task reads the head after it starts, so it sees the command's events;
-- a command that sets the flag after the task started enqueues the next task itself.
+- a command that finds the flag set committed before the flag's task clears it, and that
+  task reads the head after clearing it, so it sees the command's events;
+- a command that sets the flag enqueues a task itself.
 
-The flag expires after FLAG_TTL_SECONDS, so a task lost with a dead worker cannot hold it
-forever; beat's sweep covers that gap, and a broker outage too. Enqueueing never fails a
-command.
+Anything that clears the flag early (a duplicate task that found the checkpoint locked, the
+flag's expiry) costs extra tasks, never a lost event. The flag expires after FLAG_TTL_SECONDS
+so that a task lost with a dead worker cannot hold it forever; beat's sweep covers that gap,
+and a broker outage too. Enqueueing never fails a command.
 """
 
 from __future__ import annotations
@@ -39,8 +42,11 @@ class WakeupGate(Protocol):
     def claim(self, names: list[str]) -> list[str]:
         """Set the flag of each projection; return those whose flag this call set."""
 
+    def hold(self, name: str) -> None:
+        """Set the projection's flag, or give it a fresh expiry: a task is at work."""
+
     def release(self, name: str) -> None:
-        """Clear the projection's flag: its queued catch-up has started."""
+        """Clear the projection's flag: its task has nothing left to do."""
 
 
 class RedisGate:
@@ -55,6 +61,9 @@ class RedisGate:
         for name in names:
             pipeline.set(f"tally:pending:{name}", 1, nx=True, px=self._ttl_ms)
         return [name for name, claimed in zip(names, pipeline.execute(), strict=True) if claimed]
+
+    def hold(self, name: str) -> None:
+        self._redis.set(f"tally:pending:{name}", 1, px=self._ttl_ms)
 
     def release(self, name: str) -> None:
         self._redis.delete(f"tally:pending:{name}")
@@ -91,6 +100,9 @@ class FileGate:
             return True
         except FileExistsError:
             return False
+
+    def hold(self, name: str) -> None:
+        (self.folder / name).touch()
 
     def release(self, name: str) -> None:
         (self.folder / name).unlink(missing_ok=True)

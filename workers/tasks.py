@@ -6,6 +6,8 @@ import contextlib
 import logging
 import os
 import random
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
@@ -19,6 +21,7 @@ from readmodels import engine
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import projection_checkpoints
+from workers.delivery import WakeupGate
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +35,79 @@ def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_SECONDS) -
 
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
-    """Bring one projection up to (at least) position."""
-    # Started: from now on a new command must queue the next catch-up itself.
-    with contextlib.suppress(Exception):
-        self.app.delivery.gate.release(projection)
-    settings = self.app.settings
+    """Bring one projection to the head of the log, holding its wakeup flag while at work
+    (the protocol is in workers.delivery)."""
+    app = self.app
+    gate = app.delivery.gate
+    quietly(gate.hold, projection)
     policy = engine.RetryPolicy(
-        max_attempts=settings.projection_max_attempts, base_delay=settings.projection_retry_base
+        max_attempts=app.settings.projection_max_attempts,
+        base_delay=app.settings.projection_retry_base,
     )
+    deadline = time.monotonic() + engine.TIME_SLICE_SECONDS
     try:
-        result = engine.catch_up(self.app.databases, PROJECTIONS[projection], policy=policy)
+        while True:
+            result = engine.catch_up(
+                app.databases,
+                PROJECTIONS[projection],
+                policy=policy,
+                time_slice=max(0.0, deadline - time.monotonic()),
+            )
+            if not result.caught_up:
+                break
+            quietly(gate.release, projection)
+            if engine.head_position(app.databases) <= result.position:
+                return result.position
+            # Commands committed after the last batch, finding the flag still set: take it
+            # back and go on, unless one of them set it first (and enqueued a task).
+            if not take_flag(gate, projection):
+                return result.position
+            if time.monotonic() >= deadline:
+                break
     except OperationalError as error:
         # The database is unreachable (or locked): retry forever, backing off.
+        quietly(gate.release, projection)
         log.warning("database unavailable for %s, retrying: %s", projection, error)
         raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
-    if result.retry_at is not None:
-        self.app.delivery.enqueue(projection, position, eta=result.retry_at)
-    elif not result.caught_up and not result.busy:
-        self.app.delivery.wake([projection], position)
+    if result.busy:
+        # Another worker holds the checkpoint; it reads the head again before it stops.
+        quietly(gate.release, projection)
+    elif result.retry_at is not None:
+        quietly(gate.release, projection)
+        if result.scheduled_retry:
+            # Lost (broker down, worker killed), the retry is still made by beat's sweep.
+            with contextlib.suppress(Exception):
+                app.delivery.enqueue(projection, position, eta=result.retry_at)
+    else:
+        hand_over(app, projection, result.position)
     return result.position
+
+
+def quietly(action: Callable[[str], None], projection: str) -> None:
+    """Flag upkeep never fails a task: a flag left set expires, one cleared costs a task."""
+    try:
+        action(projection)
+    except Exception as error:
+        log.warning("wakeup flag of %s: %s", projection, error)
+
+
+def take_flag(gate: WakeupGate, projection: str) -> bool:
+    """Set the flag if it is clear; when the gate is unreachable, keep working regardless."""
+    try:
+        return bool(gate.claim([projection]))
+    except Exception as error:
+        log.warning("wakeup flag of %s: %s", projection, error)
+        return True
+
+
+def hand_over(app: Any, projection: str, position: int) -> None:
+    """The time slice is over with work left: queue the next task, which keeps the flag."""
+    try:
+        app.delivery.gate.hold(projection)
+        app.delivery.enqueue(projection, position)
+    except Exception as error:
+        log.warning("could not queue the next catch-up of %s: %s", projection, error)
+        quietly(app.delivery.gate.release, projection)
 
 
 @shared_task(bind=True, name="tally.rebuild", acks_late=True)

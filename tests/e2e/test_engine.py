@@ -144,6 +144,47 @@ def test_duplicate_and_concurrent_delivery_applies_each_event_once(
 
 
 @postgres_only
+def test_commands_during_a_running_catch_up_queue_no_task_and_are_projected_by_it(
+    with_ledger: Stack, run_commands: Commands, tmp_path: Any
+) -> None:
+    stack = with_ledger
+    marker = tmp_path / "slow"
+    slow = run_commands.new_client("Slow")
+    others = [run_commands.new_client(f"O{i}") for i in range(4)]
+    # Threads, so that a second task could start at once and find the first one at work.
+    worker = start_worker(
+        stack,
+        *LEDGER_PLUGIN,
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        env={ledger.PAUSE_MARKER_ENV: str(marker)},
+    )
+    try:
+        wait_until(caught_up(stack, "test_ledger"), timeout=20)
+        with stack.databases.read.begin() as conn:
+            conn.execute(insert(ledger.test_faults).values(client_id=str(slow), mode="slow"))
+        run_commands.rename(slow, "wake up")
+        wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
+        seen_before = worker.output().count("catch_up test_ledger")
+        for index in range(20):
+            run_commands.rename(others[index % 4], f"while busy {index}")
+        # No beat here: only the task at work can bring these in.
+        wait_until(
+            caught_up(stack, "test_ledger"),
+            timeout=30,
+            message=lambda: worker.output()[-3000:],
+        )
+    finally:
+        worker.stop()  # a warm shutdown: the task at work has logged its end
+    tasks_during = worker.output().count("catch_up test_ledger") - seen_before
+    assert actual_ledger(stack) == expected_ledger(stack)
+    # The task at work is logged as succeeded; twenty commands queued no other.
+    assert tasks_during == 1, worker.output()[-3000:]
+
+
+@postgres_only
 def test_a_worker_killed_mid_batch_loses_and_double_counts_nothing(
     with_ledger: Stack, run_commands: Commands, tmp_path: Any
 ) -> None:

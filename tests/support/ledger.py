@@ -30,10 +30,11 @@ test_faults = Table(
     "test_faults",
     faults_metadata,
     Column("client_id", String(36), primary_key=True),
-    Column("mode", String(10), nullable=False),  # "fail" or "pause"
+    Column("mode", String(10), nullable=False),  # "fail", "pause" or "slow"
 )
 
 PAUSE_MARKER_ENV = "TALLY_TEST_PAUSE_MARKER"
+SLOW_SECONDS = 1.5
 
 
 def on_client_event(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -54,11 +55,11 @@ def on_client_event(conn: Connection, t: TableSet, event: RecordedEvent) -> None
         {"client_id": client_id, "events": events, "position_sum": position_sum},
         ("client_id",),
     )
-    if mode == "pause":
+    if mode in ("pause", "slow"):
         marker = os.environ.get(PAUSE_MARKER_ENV)
         if marker:
             Path(marker).write_text(str(event.position))
-        time.sleep(600)
+        time.sleep(600 if mode == "pause" else SLOW_SECONDS)
 
 
 projection = Projection(
