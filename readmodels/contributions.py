@@ -7,12 +7,13 @@ Hours are all counted hours; billable hours and billed amounts come from billabl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete
+from sqlalchemy import Connection, Insert, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.store.event_log import RecordedEvent
@@ -103,6 +104,7 @@ class BucketFold:
     def __init__(self, buckets: Buckets) -> None:
         self.buckets = buckets
         self.sums: dict[tuple[Any, str], dict[str, Any]] = {}
+        self.counter_fell = False  # only then can a row's counter have reached zero
 
     def add(self, event: RecordedEvent) -> None:
         owner = uuid.UUID(event.data[self.buckets.owner])
@@ -113,6 +115,8 @@ class BucketFold:
             bucket = self.sums.setdefault((owner, label), {"start": start})
             for name, value in self.buckets.sums(change).items():
                 bucket[name] = bucket.get(name, 0) + value
+                if name == self.buckets.counter and value < 0:
+                    self.counter_fell = True
 
     def flush(self, conn: Connection, t: TableSet) -> None:
         if not self.sums:
@@ -127,26 +131,36 @@ class BucketFold:
             rows.append(
                 {b.owner: owner, label_column: label, start_column: bucket["start"]}
                 | copied[owner]
-                | {name: sums.get(name, 0) for name in self._sum_names()}
+                | {name: sums.get(name, 0) for name in sum_names(b)}
             )
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[b.owner, label_column],
-                set_={name: table.c[name] + statement.excluded[name] for name in self._sum_names()}
-                | {name: statement.excluded[name] for name in next(iter(copied.values()))},
-            ),
-            rows,
-        )
-        conn.execute(
-            delete(table).where(
-                table.c[b.owner] == bindparam("owner"),
-                table.c[label_column] == bindparam("label"),
-                table.c[b.counter] <= 0,
-            ),
-            [{"owner": owner, "label": label} for owner, label in self.sums],
-        )
+        copied_columns = tuple(next(iter(copied.values())))
+        conn.execute(_add_to_buckets(conn.dialect.name, table, b, copied_columns), rows)
+        if self.counter_fell:
+            conn.execute(
+                delete(table).where(
+                    table.c[b.owner] == bindparam("owner"),
+                    table.c[label_column] == bindparam("label"),
+                    table.c[b.counter] <= 0,
+                ),
+                [{"owner": owner, "label": label} for owner, label in self.sums],
+            )
 
-    def _sum_names(self) -> list[str]:
-        return list(self.buckets.sums(Contribution()))
+
+def sum_names(buckets: Buckets) -> list[str]:
+    return list(buckets.sums(Contribution()))
+
+
+@functools.lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
+def _add_to_buckets(
+    dialect_name: str, table: Table, buckets: Buckets, copied: tuple[str, ...]
+) -> Insert:
+    """Insert bucket rows, or add their sums to the rows there (and refresh copied values).
+    Built once per table: it runs in every batch."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    label_column = buckets.period_columns[0]
+    return statement.on_conflict_do_update(
+        index_elements=[buckets.owner, label_column],
+        set_={name: table.c[name] + statement.excluded[name] for name in sum_names(buckets)}
+        | {name: statement.excluded[name] for name in copied},
+    )

@@ -18,6 +18,7 @@ on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from domain.store import event_log
@@ -128,25 +129,15 @@ def locked_checkpoint(
             set_sqlite_busy_timeout(conn, int((lock_timeout or 0) * 1000))
         try:
             with conn.begin():
-                # Two facts every batch needs ride on the locking read: whether any event is
-                # parked, and (one database) the head of the event log.
-                has_parked = (
-                    select(parked_events.c.position)
-                    .where(parked_events.c.projection == name)
-                    .exists()
-                    .label("has_parked")
-                )
-                columns: list[Any] = [projection_checkpoints, has_parked]
-                if dbs.same:
-                    columns.append(event_log.head_query().scalar_subquery().label("head"))
-                query = select(*columns).where(projection_checkpoints.c.name == name)
-                if not sqlite:
-                    if lock_timeout is None:
-                        query = query.with_for_update(skip_locked=True, of=projection_checkpoints)
-                    else:
-                        conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}"))
-                        query = query.with_for_update(of=projection_checkpoints)
-                row = conn.execute(query).one_or_none()
+                if sqlite:
+                    lock = "none"  # BEGIN IMMEDIATE took the database's write lock
+                elif lock_timeout is None:
+                    lock = "skip"
+                else:
+                    lock = "wait"
+                    conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}"))
+                query = _checkpoint_query(dbs.same, lock)
+                row = conn.execute(query, {"checkpoint_name": name}).one_or_none()
                 if row is None:
                     raise CheckpointBusy(name)
                 yield conn, row
@@ -157,6 +148,29 @@ def locked_checkpoint(
         finally:
             if sqlite:
                 set_sqlite_busy_timeout(conn, SQLITE_DEFAULT_BUSY_MS)
+
+
+@functools.cache
+def _checkpoint_query(with_head: bool, lock: str) -> Select[Any]:
+    """The checkpoint row by name, locked as asked (skip a locked row, or wait for it).
+
+    Two facts every batch needs ride on the locking read: whether any event is parked, and
+    (with one database) the head of the event log. Built once per kind: it runs per batch.
+    """
+    name = bindparam("checkpoint_name")
+    has_parked = (
+        select(parked_events.c.position)
+        .where(parked_events.c.projection == name)
+        .exists()
+        .label("has_parked")
+    )
+    columns: list[Any] = [projection_checkpoints, has_parked]
+    if with_head:
+        columns.append(event_log.HEAD_QUERY.scalar_subquery().label("head"))
+    query = select(*columns).where(projection_checkpoints.c.name == name)
+    if lock == "none":
+        return query
+    return query.with_for_update(skip_locked=lock == "skip", of=projection_checkpoints)
 
 
 def _is_lock_timeout(error: OperationalError) -> bool:

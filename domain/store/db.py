@@ -72,15 +72,10 @@ class Databases:
         self.read_url = normalize_url(read_url or write_url)
         self.write = make_engine(self.write_url)
         self.read = self.write if self.same else make_engine(self.read_url)
-
-    @property
-    def write_autocommit(self) -> Engine:
-        """For a single read: no BEGIN and ROLLBACK round trips around it."""
-        return self.write.execution_options(isolation_level="AUTOCOMMIT")
-
-    @property
-    def read_autocommit(self) -> Engine:
-        return self.read.execution_options(isolation_level="AUTOCOMMIT")
+        # For a single read: no BEGIN and ROLLBACK round trips around it. Built once: making
+        # an option engine costs more than the read.
+        self.write_autocommit = self.write.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_autocommit = self.read.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def same(self) -> bool:

@@ -111,7 +111,7 @@ def read_range(
 
 
 def head_position(connection: Connection) -> int:
-    return connection.execute(head_query()).scalar_one()
+    return connection.execute(HEAD_QUERY).scalar_one()
 
 
 def read_positions(connection: Connection, positions: Sequence[int]) -> list[RecordedEvent]:
@@ -123,6 +123,5 @@ def read_positions(connection: Connection, positions: Sequence[int]) -> list[Rec
     return [RecordedEvent(**row._mapping) for row in rows]
 
 
-def head_query() -> Select[tuple[int]]:
-    """The head position as a query, to embed in another statement."""
-    return select(func.coalesce(func.max(event_log.c.position), 0))
+# The head position, alone or embedded in another statement.
+HEAD_QUERY: Select[tuple[int]] = select(func.coalesce(func.max(event_log.c.position), 0))
