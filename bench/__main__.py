@@ -40,6 +40,9 @@ from workers.delivery import BackgroundWaker
 ROOT = Path(__file__).resolve().parents[1]
 # Projection work waits on the database most of the time: threads overlap it cheaply.
 WORKER_POOL = os.environ.get("TALLY_BENCH_POOL", "--pool threads --concurrency 6").split()
+# The lag run's load generator: commands wait on the database most of the time, so a few
+# threads keep a fixed schedule that one thread could not (a slow command delays no other).
+DRIVERS = 4
 
 
 def bench_reads(w: world.World, repeat: int) -> dict[str, Any]:
@@ -170,18 +173,25 @@ def bench_commands(w: world.World, repeat: int, home: str) -> dict[str, Any]:
     }
 
 
-def bench_lag(w: world.World, seconds: float, rate: float, home: str) -> dict[str, Any]:
-    """Commit-to-visible lag per projection at a steady command rate, queue length sampled."""
+def bench_lag(
+    w: world.World, seconds: float, rate: float, home: str, warmup: float = 5.0
+) -> dict[str, Any]:
+    """Commit-to-visible lag per projection at a steady command rate, queue length sampled.
+
+    The same load runs for `warmup` seconds first, unmeasured: the worker opens its database
+    connections and PostgreSQL prepares its statements then, as in any long-running worker.
+    """
     celery = make_celery(w.settings)
     delivery = BackgroundWaker(celery.delivery)
     queue = redis.Redis.from_url(w.settings.broker_url)
     worker = start_worker(w.settings, home)
     committed: dict[int, float] = {}
-    order: list[int] = []  # positions in commit order; appended by the driver only
+    order: list[int] = []  # measured positions, appended as their commands return
+    started_late: list[float] = []  # how far behind its schedule each command started
     visible: dict[str, dict[int, float]] = {name: {} for name in PROJECTIONS}
     queue_lengths: list[int] = []
     stop = threading.Event()
-    logger = Logger(w, 3)
+    driving_ended = [float("inf")]
 
     def sample_checkpoints() -> None:
         pending = {name: [] for name in PROJECTIONS}  # type: dict[str, list[int]]
@@ -206,41 +216,62 @@ def bench_lag(w: world.World, seconds: float, rate: float, home: str) -> dict[st
                     visible[name][position] = now
                 pending[name] = [p for p in waiting if p > positions.get(name, 0)]
             settled = not driving and seen == len(order) and not any(pending.values())
-            if settled or (not driving and time.perf_counter() > deadline + 30):
+            if settled or time.perf_counter() > driving_ended[0] + 30:
                 break
             time.sleep(0.005)
 
     def sample_queue() -> None:
         while not stop.is_set():
-            queue_lengths.append(int(queue.llen("tally")))
+            if time.perf_counter() >= measured_from:
+                queue_lengths.append(int(queue.llen("tally")))
             time.sleep(0.02)
 
-    deadline = time.perf_counter() + seconds
-    samplers = [threading.Thread(target=sample_checkpoints), threading.Thread(target=sample_queue)]
-    for thread in samplers:
-        thread.start()
-    try:
-        interval, next_at = 1 / rate, time.perf_counter()
-        while next_at < deadline:
-            delay = next_at - time.perf_counter()
+    def drive(lane: int) -> None:
+        """One of DRIVERS open-loop lanes: command k of this lane is due at a fixed time,
+        whether or not the previous one has returned late."""
+        logger = Logger(w, 3 + lane)
+        due = start + lane / rate
+        while due < deadline:
+            delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            elif due >= measured_from:
+                started_late.append(-delay)
             outcome = handlers.handle(logger.command(), SqlUnitOfWork(w.databases.write))
-            committed[outcome.position] = time.perf_counter()  # type: ignore[index]
-            order.append(outcome.position)  # type: ignore[arg-type]
+            if due >= measured_from:
+                committed[outcome.position] = time.perf_counter()  # type: ignore[index]
+                order.append(outcome.position)  # type: ignore[arg-type]
             delivery.wake(
                 [p.name for p in PROJECTIONS.values() if p.event_types & outcome.event_types],
                 outcome.position or 0,
             )
-            next_at += interval
-        achieved = len(committed) / seconds
+            due += DRIVERS / rate
+
+    start = time.perf_counter()
+    measured_from = start + warmup
+    deadline = measured_from + seconds
+    samplers = [threading.Thread(target=sample_checkpoints), threading.Thread(target=sample_queue)]
+    drivers = [threading.Thread(target=drive, args=(lane,)) for lane in range(DRIVERS)]
+    for thread in samplers + drivers:
+        thread.start()
+    try:
+        for thread in drivers:
+            thread.join()
+        driving_ended[0] = time.perf_counter()
+        achieved = len(committed) / (driving_ended[0] - measured_from)
     finally:
         stop.set()
         for thread in samplers:
             thread.join()
         worker.terminate()
         worker.wait()
-    results: dict[str, Any] = {"commands": len(committed), "achieved_rate": round(achieved, 1)}
+    results: dict[str, Any] = {
+        "commands": len(committed),
+        "achieved_rate": round(achieved, 1),
+        "warmup_seconds": warmup,
+        "late_starts": len(started_late),
+        "late_start_ms": stats.summary_ms(started_late) if started_late else None,
+    }
     for name, seen_at in visible.items():
         lags = [seen_at[p] - committed[p] for p in committed if p in seen_at]
         results[name] = stats.summary_ms(lags) | {"missing": len(committed) - len(lags)}
@@ -289,8 +320,9 @@ def print_table(report: dict[str, Any]) -> None:
         row = report["lag"]
         lines.append(
             f"commit-to-visible lag at {row['achieved_rate']} cmd/s "
-            f"({row['commands']} commands), queue max {row['queue_length']['max']}, "
-            f"mean {row['queue_length']['mean']}"
+            f"({row['commands']} commands after {row['warmup_seconds']} s of warm-up), "
+            f"queue max {row['queue_length']['max']}, mean {row['queue_length']['mean']}, "
+            f"{row['late_starts']} commands started behind schedule"
         )
         for name in PROJECTIONS:
             lag = row[name]
@@ -333,6 +365,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=None, help="rebuild log size")
     parser.add_argument("--seconds", type=float, default=None, help="lag run length")
     parser.add_argument("--rate", type=float, default=200.0, help="lag command rate")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="unmeasured seconds of load before the lag run"
+    )
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -364,7 +399,7 @@ def main() -> int:
             report["commands"] = bench_commands(firm, 200 if args.quick else 1_000, home)
         if "lag" in chosen:
             seconds = args.seconds or (10 if args.quick else 60)
-            report["lag"] = bench_lag(firm, seconds, args.rate, home)
+            report["lag"] = bench_lag(firm, seconds, args.rate, home, args.warmup)
         firm.databases.dispose()
     if "rebuild" in chosen:
         events = args.events or (100_000 if args.quick else 1_000_000)

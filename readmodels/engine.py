@@ -164,7 +164,14 @@ def _checkpoint_query(with_head: bool, lock: str) -> Select[Any]:
         .exists()
         .label("has_parked")
     )
-    columns: list[Any] = [projection_checkpoints, has_parked]
+    checkpoint = projection_checkpoints.c
+    columns: list[Any] = [
+        checkpoint.position,
+        checkpoint.retry_at,
+        checkpoint.failing_position,
+        checkpoint.failing_attempts,
+        has_parked,
+    ]
     if with_head:
         columns.append(event_log.HEAD_QUERY.scalar_subquery().label("head"))
     query = select(*columns).where(projection_checkpoints.c.name == name)
@@ -317,17 +324,41 @@ def run_batch(
 
 
 def _advance(
-    conn: Connection, name: str, checkpoint: Any, position: int, applied: int, **extra: Any
+    conn: Connection,
+    name: str,
+    checkpoint: Any,
+    position: int,
+    applied: int,
+    added: dict[str, int] | None = None,
+    **extra: Any,
 ) -> None:
+    """Move the checkpoint to position; `added` are amounts to add to counter columns."""
     values: dict[str, Any] = {"position": position, "updated_at": now()} | extra
     if position > checkpoint.position:
         values["last_progress_at"] = values["updated_at"]
         if checkpoint.failing_position is not None and position >= checkpoint.failing_position:
             values |= {"failing_position": None, "failing_attempts": 0, "retry_at": None}
-    if applied:
-        values["events_applied"] = projection_checkpoints.c.events_applied + applied
+    added = (added or {}) | ({"events_applied": applied} if applied else {})
+    statement = _advance_statement(tuple(sorted(values)), tuple(sorted(added)))
     conn.execute(
-        update(projection_checkpoints).where(projection_checkpoints.c.name == name).values(values)
+        statement,
+        values
+        | {f"add_{column}": amount for column, amount in added.items()}
+        | {"checkpoint_name": name},
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _advance_statement(columns: tuple[str, ...], counters: tuple[str, ...]) -> Any:
+    """The checkpoint UPDATE for one shape of change, built once: it runs every batch."""
+    checkpoint = projection_checkpoints.c
+    values: dict[str, Any] = {column: bindparam(column) for column in columns}
+    for column in counters:
+        values[column] = checkpoint[column] + bindparam(f"add_{column}")
+    return (
+        update(projection_checkpoints)
+        .where(checkpoint.name == bindparam("checkpoint_name"))
+        .values(values)
     )
 
 
@@ -385,7 +416,6 @@ def _record_failure(
     common = {
         "last_error": message[:4000],
         "last_error_at": now(),
-        "failures": projection_checkpoints.c.failures + 1,
     }
     if attempts >= policy.max_attempts:
         log.error("projection %s parks %s after %d attempts", projection.name, message, attempts)
@@ -397,6 +427,7 @@ def _record_failure(
             checkpoint,
             event.position,
             applied,
+            {"failures": 1},
             **common,
             failing_position=None,
             failing_attempts=0,
@@ -417,6 +448,7 @@ def _record_failure(
         checkpoint,
         position,
         applied,
+        {"failures": 1},
         **common,
         failing_position=event.position,
         failing_attempts=attempts,

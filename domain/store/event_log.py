@@ -13,12 +13,13 @@ which readers may safely pass.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 
 from domain.events import Event
 from domain.store.tables import event_log
@@ -98,16 +99,23 @@ def read_range(
 
     A primary-key range scan whatever the table's statistics say.
     """
-    rows = connection.execute(
+    statement = _range_query(frozenset(event_types))
+    rows = connection.execute(statement, {"after": after, "upto": upto}).all()
+    return [RecordedEvent(**row._mapping, metadata={}) for row in rows]
+
+
+@functools.lru_cache(maxsize=64)
+def _range_query(event_types: frozenset[str]) -> Select[Any]:
+    """Built once per projection's set of types: projectors read a range every batch."""
+    return (
         select(*PROJECTED_COLUMNS)
         .where(
-            event_log.c.position > after,
-            event_log.c.position <= upto,
-            event_log.c.event_type.in_(list(event_types)),
+            event_log.c.position > bindparam("after"),
+            event_log.c.position <= bindparam("upto"),
+            event_log.c.event_type.in_(sorted(event_types)),
         )
         .order_by(event_log.c.position)
-    ).all()
-    return [RecordedEvent(**row._mapping, metadata={}) for row in rows]
+    )
 
 
 def head_position(connection: Connection) -> int:
