@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from domain.money import round_half_up_div
 from domain.store.event_log import RecordedEvent
@@ -283,12 +284,16 @@ class ProjectTotals:
             )
         if len(updates) != len(touched):
             raise LookupError(f"time logged on projects without a dashboard: {touched}")
-        conn.execute(
-            update(board)
-            .where(board.c.project_id == bindparam("key"))
-            .values({name: bindparam(name) for name in updates[0] if name != "key"}),
-            updates,
-        )
+        conn.execute(_totals_update(board, tuple(updates[0])), updates)
+
+
+@functools.lru_cache(maxsize=16)  # live tables, and the shadows of recent rebuilds
+def _totals_update(board: Table, names: tuple[str, ...]) -> Any:
+    return (
+        update(board)
+        .where(board.c.project_id == bindparam("key"))
+        .values({name: bindparam(name) for name in names if name != "key"})
+    )
 
 
 projection = Projection(

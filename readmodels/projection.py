@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,13 +103,26 @@ class Projection:
 
 
 def upsert(
-    connection: Connection, table: Table, values: dict[str, Any], key: tuple[str, ...]
+    connection: Connection,
+    table: Table,
+    values: dict[str, Any] | list[dict[str, Any]],
+    key: tuple[str, ...],
 ) -> None:
-    """Insert a row, or update the existing row with the same key."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(values)
-    updates = {name: statement.excluded[name] for name in values if name not in key}
-    connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=updates))
+    """Insert rows, or update the existing rows with the same key (each row has the same
+    columns)."""
+    columns = tuple(values[0] if isinstance(values, list) else values)
+    connection.execute(upsert_statement(connection.dialect.name, table, columns, key), values)
+
+
+@functools.lru_cache(maxsize=256)  # live tables, and the shadows of recent rebuilds
+def upsert_statement(
+    dialect_name: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
+) -> Any:
+    """INSERT .. ON CONFLICT (key) DO UPDATE of the other columns, built once per shape."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updates = {name: statement.excluded[name] for name in columns if name not in key}
+    return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
 
 
 def key_by(field_name: str) -> Callable[[RecordedEvent], str]:

@@ -4,11 +4,12 @@ bucket row; runs of entry changes are summed in memory first (see contributions.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
@@ -23,9 +24,7 @@ def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no
     def load(conn: Connection, t: TableSet, owners: list[Any]) -> dict[Any, dict[str, Any]]:
         lookup = getattr(t, table)
         rows = conn.execute(
-            select(lookup.c[owner], *(lookup.c[source] for source in columns.values())).where(
-                lookup.c[owner].in_(owners)
-            )
+            _lookup_query(lookup, owner, tuple(columns.values())), {"owners": owners}
         )
         found = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
         if len(found) != len(owners):
@@ -33,6 +32,13 @@ def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no
         return found
 
     return load
+
+
+@functools.lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
+def _lookup_query(lookup: Table, owner: str, sources: tuple[str, ...]) -> Any:
+    return select(lookup.c[owner], *(lookup.c[source] for source in sources)).where(
+        lookup.c[owner].in_(bindparam("owners", expanding=True))
+    )
 
 
 def on_person(conn: Connection, t: TableSet, event: RecordedEvent) -> None:

@@ -6,8 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, delete, literal, select, union_all, update
 
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
@@ -98,23 +97,18 @@ class EntryRows:
 
     def flush(self, conn: Connection, t: TableSet) -> None:
         rows = t.time_entry_rows
-        tasks = _names(
+        new = list(self.new.values())
+        # Every name the rows copy, in one round trip.
+        tasks, people, projects, clients = _names(
             conn,
-            t.time_entry_rows__tasks,
-            "task_id",
-            {r["task_id"] for r in [*self.new.values(), *self.changed.values()]},
+            [
+                (t.time_entry_rows__tasks, "task_id", [*new, *self.changed.values()]),
+                (t.time_entry_rows__people, "person_id", new),
+                (t.time_entry_rows__projects, "project_id", new),
+                (t.time_entry_rows__clients, "client_id", new),
+            ],
         )
-        if self.new:
-            new = list(self.new.values())
-            people = _names(
-                conn, t.time_entry_rows__people, "person_id", {r["person_id"] for r in new}
-            )
-            projects = _names(
-                conn, t.time_entry_rows__projects, "project_id", {r["project_id"] for r in new}
-            )
-            clients = _names(
-                conn, t.time_entry_rows__clients, "client_id", {r["client_id"] for r in new}
-            )
+        if new:
             values = [
                 row
                 | {
@@ -125,15 +119,7 @@ class EntryRows:
                 }
                 for row in new
             ]
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(rows)
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["id"],
-                    set_={name: statement.excluded[name] for name in values[0] if name != "id"},
-                ),
-                values,
-            )
+            upsert(conn, rows, values, ("id",))
         if self.changed:
             updates = [
                 {"key": entry_id, **fields, "task_name": tasks.get(fields["task_id"])}
@@ -161,15 +147,24 @@ def _entry_fields(after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _names(conn: Connection, table: Any, key: str, ids: set[Any]) -> dict[Any, str]:
-    wanted = [value for value in ids if value is not None]
-    if not wanted:
-        return {}
-    found = dict(
-        conn.execute(select(table.c[key], table.c.name).where(table.c[key].in_(wanted))).all()
-    )
-    if len(found) != len(wanted):
-        raise LookupError(f"{table.name} has no row for {set(wanted) - set(found)}")
+def _names(
+    conn: Connection, lookups: list[tuple[Table, str, list[dict[str, Any]]]]
+) -> list[dict[Any, str]]:
+    """For each (lookup table, key column, rows): the name of every key the rows carry."""
+    wanted = [{row[key] for row in rows if row[key] is not None} for _table, key, rows in lookups]
+    queries = [
+        select(literal(index), table.c[key], table.c.name).where(table.c[key].in_(ids))
+        for index, ((table, key, _rows), ids) in enumerate(zip(lookups, wanted, strict=True))
+        if ids
+    ]
+    found: list[dict[Any, str]] = [{} for _ in lookups]
+    if queries:
+        statement = queries[0] if len(queries) == 1 else union_all(*queries)
+        for index, key, name in conn.execute(statement):
+            found[index][key] = name
+    for (table, _key, _rows), ids, names in zip(lookups, wanted, found, strict=True):
+        if len(names) != len(ids):
+            raise LookupError(f"{table.name} has no row for {ids - set(names)}")
     return found
 
 
