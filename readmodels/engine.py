@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from domain.store import event_log
@@ -116,12 +116,14 @@ def checkpoint_of(conn: Connection, name: str) -> int:
 
 @contextmanager
 def locked_checkpoint(
-    dbs: Databases, name: str, lock_timeout: float | None
+    dbs: Databases, name: str, lock_timeout: float | None, *, rebuildable: bool = False
 ) -> Iterator[tuple[Connection, Any]]:
     """Open a read transaction holding the checkpoint's lock; yield it and the row.
 
     With lock_timeout None, a lock held elsewhere raises CheckpointBusy at once; otherwise the
-    call waits up to lock_timeout seconds for it.
+    call waits up to lock_timeout seconds for it. A `rebuildable` transaction writes nothing
+    the event log cannot give again: on PostgreSQL its commit does not wait for the WAL flush
+    (see _checkpoint_query).
     """
     with dbs.read.connect() as conn:
         sqlite = is_sqlite(dbs.read)
@@ -136,7 +138,7 @@ def locked_checkpoint(
                 else:
                     lock = "wait"
                     conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}"))
-                query = _checkpoint_query(dbs.same, lock)
+                query = _checkpoint_query(dbs.same, lock, rebuildable and not sqlite)
                 row = conn.execute(query, {"checkpoint_name": name}).one_or_none()
                 if row is None:
                     raise CheckpointBusy(name)
@@ -151,11 +153,16 @@ def locked_checkpoint(
 
 
 @functools.cache
-def _checkpoint_query(with_head: bool, lock: str) -> Select[Any]:
+def _checkpoint_query(with_head: bool, lock: str, asynchronous_commit: bool) -> Select[Any]:
     """The checkpoint row by name, locked as asked (skip a locked row, or wait for it).
 
     Two facts every batch needs ride on the locking read: whether any event is parked, and
     (with one database) the head of the event log. Built once per kind: it runs per batch.
+
+    With asynchronous_commit, the read also turns off synchronous_commit for its transaction
+    (set_config, so that it costs no round trip of its own). A batch's read rows and checkpoint
+    commit together, so a crash can only lose the last few batches whole, and the checkpoint
+    then sends the worker back to apply them again; no fsync wait holds up every batch.
     """
     name = bindparam("checkpoint_name")
     has_parked = (
@@ -174,6 +181,8 @@ def _checkpoint_query(with_head: bool, lock: str) -> Select[Any]:
     ]
     if with_head:
         columns.append(event_log.HEAD_QUERY.scalar_subquery().label("head"))
+    if asynchronous_commit:
+        columns.append(func.set_config("synchronous_commit", "off", True).label("commit_mode"))
     query = select(*columns).where(projection_checkpoints.c.name == name)
     if lock == "none":
         return query
@@ -290,7 +299,10 @@ def run_batch(
     """Apply one batch under the checkpoint lock; isolate a failing event if one raises."""
     started = time.perf_counter()
     try:
-        with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
+        with locked_checkpoint(dbs, projection.name, lock_timeout, rebuildable=True) as (
+            conn,
+            checkpoint,
+        ):
             retry_at = as_utc(checkpoint.retry_at)
             if retry_at is not None and retry_at > now():
                 return BatchOutcome(checkpoint.position, 0, idle=False, retry_at=retry_at)
@@ -371,7 +383,10 @@ def _run_isolated(
     failure: ProjectorFailed,
 ) -> BatchOutcome:
     """Re-run the failed batch one event per savepoint; retry or park the one that fails."""
-    with locked_checkpoint(dbs, projection.name, lock_timeout) as (conn, checkpoint):
+    with locked_checkpoint(dbs, projection.name, lock_timeout, rebuildable=True) as (
+        conn,
+        checkpoint,
+    ):
         window = read_window(
             dbs, conn, projection, checkpoint.position, 0, upto=failure.last_position
         )

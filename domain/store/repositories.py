@@ -112,6 +112,8 @@ class PersonRepository(TableRepository[model.Person]):
         )
 
     def save(self, aggregate: model.Person) -> None:
+        if aggregate.version == aggregate.loaded_version:
+            return  # unchanged: no savepoint round trips
         try:
             with self.connection.begin_nested():
                 super().save(aggregate)
