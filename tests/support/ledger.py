@@ -34,7 +34,7 @@ test_faults = Table(
 )
 
 PAUSE_MARKER_ENV = "TALLY_TEST_PAUSE_MARKER"
-SLOW_SECONDS = 1.5
+SLOW_SECONDS = 1.0  # well inside a task's 2 s time slice, so no successor is queued
 
 
 def on_client_event(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
