@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from domain import commands, errors
 from domain.store import event_log as event_log_module
@@ -163,8 +163,7 @@ def test_commands_during_a_running_catch_up_queue_no_task_and_are_projected_by_i
     )
     try:
         wait_until(caught_up(stack, "test_ledger"), timeout=20)
-        with stack.databases.read.begin() as conn:
-            conn.execute(insert(ledger.test_faults).values(client_id=str(slow), mode="slow"))
+        ledger.inject_fault(stack.databases.read, slow, "slow")
         run_commands.rename(slow, "wake up")
         wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
         seen_before = worker.output().count("catch_up test_ledger")
@@ -192,8 +191,7 @@ def test_a_worker_killed_mid_batch_loses_and_double_counts_nothing(
     marker = tmp_path / "paused"
     victim = run_commands.new_client("Victim")
     others = [run_commands.new_client(f"O{i}") for i in range(3)]
-    with stack.databases.read.begin() as conn:
-        conn.execute(insert(ledger.test_faults).values(client_id=str(victim), mode="pause"))
+    ledger.inject_fault(stack.databases.read, victim, "pause")
     worker = start_worker(stack, *LEDGER_PLUGIN, env={ledger.PAUSE_MARKER_ENV: str(marker)})
     run_commands.rename(others[0], "wake up")
     wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
@@ -229,8 +227,7 @@ def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
     stack = with_ledger
     bad, good = run_commands.new_client("Bad"), run_commands.new_client("Good")
     wait_until(caught_up(stack, "test_ledger"), timeout=20)
-    with stack.databases.read.begin() as conn:
-        conn.execute(insert(ledger.test_faults).values(client_id=str(bad), mode="fail"))
+    ledger.inject_fault(stack.databases.read, bad, "fail")
     run_commands.rename(bad, "Bad 2")
     run_commands.rename(good, "Good 2")
     run_commands.rename(bad, "Bad 3")

@@ -9,7 +9,18 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
 
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
@@ -35,6 +46,12 @@ test_faults = Table(
 
 PAUSE_MARKER_ENV = "TALLY_TEST_PAUSE_MARKER"
 SLOW_SECONDS = 1.0  # well inside a task's 2 s time slice, so no successor is queued
+
+
+def inject_fault(engine: Engine, client_id: object, mode: str) -> None:
+    """Make the projector fail, pause or slow down on this client's events."""
+    with engine.begin() as conn:
+        conn.execute(insert(test_faults).values(client_id=str(client_id), mode=mode))
 
 
 def on_client_event(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
