@@ -149,6 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def worker_defaults(options: Sequence[str]) -> list[str]:
+    """A concurrency of one per projection plus one, unless the options give their own.
+
+    Under load a projection's catch-up task keeps working (up to its 2 s time slice) while
+    events arrive, so a worker with fewer slots than projections makes the others wait.
+    """
+    if any(o in ("-c", "--concurrency") or o.startswith("--concurrency=") for o in options):
+        return []
+    from readmodels.registry import PROJECTIONS
+
+    return ["--concurrency", str(len(PROJECTIONS) + 1)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("worker", "beat"):
@@ -157,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = argv[1:]
         if argv[0] == "worker":
             prepare_metrics_folder(settings, clean=False)
-            celery_command(["worker", "-E", "--loglevel", "INFO", *extra])
+            celery_command(["worker", "-E", "--loglevel", "INFO", *worker_defaults(extra), *extra])
         else:
             celery_command(
                 [
