@@ -38,10 +38,11 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
     if target is None:
         return
     rt = runtime()
-    if engine.checkpoint_position(rt.databases, projection) < target:
-        # Commands wake only the projections their events concern, so the events before
-        # target may hold nothing for this one and no catch-up be coming: ask for one.
-        rt.delivery.wake([projection], target)
+    if engine.checkpoint_position(rt.databases, projection) >= target:
+        return
+    # Commands wake only the projections their events concern, so the events before target
+    # may hold nothing for this one and no catch-up be coming: ask for one.
+    rt.delivery.wake([projection], target)
     reached = engine.wait_for_position(
         rt.databases, projection, target, rt.settings.min_position_timeout
     )

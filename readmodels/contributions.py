@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.store.event_log import RecordedEvent
-from readmodels.projection import TableSet
+from readmodels.projection import TableSet, conflict_insert
 
 COUNTED = ("submitted", "approved")
 
@@ -156,8 +155,7 @@ def _add_to_buckets(
 ) -> Insert:
     """Insert bucket rows, or add their sums to the rows there (and refresh copied values).
     Built once per table: it runs in every batch."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement = dialect.insert(table)
+    statement = conflict_insert(dialect_name, table)
     label_column = buckets.period_columns[0]
     return statement.on_conflict_do_update(
         index_elements=[buckets.owner, label_column],

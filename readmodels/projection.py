@@ -119,8 +119,7 @@ def upsert_statement(
     dialect_name: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
 ) -> Any:
     """INSERT .. ON CONFLICT (key) DO UPDATE of the other columns, built once per shape."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement = dialect.insert(table)
+    statement = conflict_insert(dialect_name, table)
     updates = {name: statement.excluded[name] for name in columns if name not in key}
     return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
 
@@ -132,3 +131,9 @@ def key_by(field_name: str) -> Callable[[RecordedEvent], str]:
         return str(event.data.get(field_name) or event.aggregate_id)
 
     return key
+
+
+def conflict_insert(dialect_name: str, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table)

@@ -4,9 +4,8 @@ bucket row; runs of entry changes are summed in memory first (see contributions.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -34,7 +33,7 @@ def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no
     return load
 
 
-@functools.lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
+@lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
 def _lookup_query(lookup: Table, owner: str, sources: tuple[str, ...]) -> Any:
     return select(lookup.c[owner], *(lookup.c[source] for source in sources)).where(
         lookup.c[owner].in_(bindparam("owners", expanding=True))
