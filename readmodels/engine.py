@@ -22,7 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,16 +116,22 @@ def checkpoint_of(conn: Connection, name: str) -> int:
 
 @contextmanager
 def locked_checkpoint(
-    dbs: Databases, name: str, lock_timeout: float | None, *, rebuildable: bool = False
+    dbs: Databases,
+    name: str,
+    lock_timeout: float | None,
+    *,
+    rebuildable: bool = False,
+    connection: Connection | None = None,
 ) -> Iterator[tuple[Connection, Any]]:
     """Open a read transaction holding the checkpoint's lock; yield it and the row.
 
     With lock_timeout None, a lock held elsewhere raises CheckpointBusy at once; otherwise the
     call waits up to lock_timeout seconds for it. A `rebuildable` transaction writes nothing
     the event log cannot give again: on PostgreSQL its commit does not wait for the WAL flush
-    (see _checkpoint_query).
+    (see _checkpoint_query). The transaction runs on `connection` when given (a caller running
+    many batches keeps one), else on one from the pool.
     """
-    with dbs.read.connect() as conn:
+    with nullcontext(connection) if connection is not None else dbs.read.connect() as conn:
         sqlite = is_sqlite(dbs.read)
         if sqlite:
             set_sqlite_busy_timeout(conn, int((lock_timeout or 0) * 1000))
@@ -207,40 +213,39 @@ class Window:
         return self.upto >= self.head
 
 
+@contextmanager
+def batch_connections(dbs: Databases) -> Iterator[tuple[Connection, Connection]]:
+    """A connection for batch transactions and one to read events from, held across batches:
+    a pooled checkout costs a pre-ping round trip, once per batch if taken per batch. The two
+    are the same when the event log is in the read database."""
+    with dbs.read.connect() as conn:
+        if dbs.same:
+            yield conn, conn
+        else:
+            with dbs.write_autocommit.connect() as events:
+                yield conn, events
+
+
 def read_window(
-    dbs: Databases,
-    conn: Connection,
+    events: Connection,
     projection: Projection,
     after: int,
     size: int,
     upto: int | None = None,
     head: int | None = None,
 ) -> Window:
-    """The projection's events in (after, min(after + size, head)], or (after, upto].
+    """The projection's events in (after, min(after + size, head)], or (after, upto], read on
+    `events`; the head is read there too unless given.
 
     Every position at or below the head was committed or rolled back before the head's own
     transaction took the append lock, so the checkpoint may advance to the window's end,
     past events of other types and gaps, once the window is applied.
     """
-    if dbs.same:
-        return _window(conn, projection, after, size, upto, head)
-    with dbs.write_autocommit.connect() as write_conn:
-        return _window(write_conn, projection, after, size, upto, None)
-
-
-def _window(
-    conn: Connection,
-    projection: Projection,
-    after: int,
-    size: int,
-    upto: int | None,
-    head: int | None,
-) -> Window:
     if head is None:
-        head = event_log.head_position(conn)
+        head = event_log.head_position(events)
     end = min(after + size, head) if upto is None else upto
-    events = event_log.read_range(conn, after, end, projection.event_types) if end > after else []
-    return Window([upcast(event) for event in events], max(end, after), head)
+    found = event_log.read_range(events, after, end, projection.event_types) if end > after else []
+    return Window([upcast(event) for event in found], max(end, after), head)
 
 
 def parked_keys(conn: Connection, name: str) -> set[str]:
@@ -291,24 +296,27 @@ def run_batch(
     dbs: Databases,
     projection: Projection,
     tables: TableSet,
+    connections: tuple[Connection, Connection],
     *,
     policy: RetryPolicy,
     lock_timeout: float | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> BatchOutcome:
-    """Apply one batch under the checkpoint lock; isolate a failing event if one raises."""
+    """Apply one batch under the checkpoint lock; isolate a failing event if one raises.
+
+    `connections` come from batch_connections: the batch's transaction runs on the first, and
+    events are read on the second."""
     started = time.perf_counter()
+    connection, events = connections
     try:
-        with locked_checkpoint(dbs, projection.name, lock_timeout, rebuildable=True) as (
-            conn,
-            checkpoint,
-        ):
+        with locked_checkpoint(
+            dbs, projection.name, lock_timeout, rebuildable=True, connection=connection
+        ) as (conn, checkpoint):
             retry_at = as_utc(checkpoint.retry_at)
             if retry_at is not None and retry_at > now():
                 return BatchOutcome(checkpoint.position, 0, idle=False, retry_at=retry_at)
             window = read_window(
-                dbs,
-                conn,
+                events,
                 projection,
                 checkpoint.position,
                 batch_size,
@@ -332,7 +340,7 @@ def run_batch(
         return BatchOutcome(window.upto, len(window.events), idle=False)
     except ProjectorFailed as failure:
         log.warning("projection %s failed, isolating: %s", projection.name, failure)
-        return _run_isolated(dbs, projection, tables, policy, lock_timeout, failure)
+        return _run_isolated(dbs, projection, tables, connections, policy, lock_timeout, failure)
 
 
 def _advance(
@@ -378,18 +386,17 @@ def _run_isolated(
     dbs: Databases,
     projection: Projection,
     tables: TableSet,
+    connections: tuple[Connection, Connection],
     policy: RetryPolicy,
     lock_timeout: float | None,
     failure: ProjectorFailed,
 ) -> BatchOutcome:
     """Re-run the failed batch one event per savepoint; retry or park the one that fails."""
-    with locked_checkpoint(dbs, projection.name, lock_timeout, rebuildable=True) as (
-        conn,
-        checkpoint,
-    ):
-        window = read_window(
-            dbs, conn, projection, checkpoint.position, 0, upto=failure.last_position
-        )
+    connection, events = connections
+    with locked_checkpoint(
+        dbs, projection.name, lock_timeout, rebuildable=True, connection=connection
+    ) as (conn, checkpoint):
+        window = read_window(events, projection, checkpoint.position, 0, upto=failure.last_position)
         keys = parked_keys(conn, projection.name)
         position = checkpoint.position
         applied = 0
@@ -490,6 +497,22 @@ def catch_up(
     policy = policy or RetryPolicy()
     deadline = time.monotonic() + time_slice
     tables = projection.live_tables()
+    with batch_connections(dbs) as connections:
+        return _batches(
+            dbs, projection, tables, connections, policy, lock_timeout, batch_size, deadline
+        )
+
+
+def _batches(
+    dbs: Databases,
+    projection: Projection,
+    tables: TableSet,
+    connections: tuple[Connection, Connection],
+    policy: RetryPolicy,
+    lock_timeout: float | None,
+    batch_size: int,
+    deadline: float,
+) -> CatchUpResult:
     applied = 0
     position = 0
     while True:
@@ -498,6 +521,7 @@ def catch_up(
                 dbs,
                 projection,
                 tables,
+                connections,
                 policy=policy,
                 lock_timeout=lock_timeout,
                 batch_size=batch_size,

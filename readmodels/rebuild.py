@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, or_, text, update
 from domain.store.db import Databases, is_sqlite
 from readmodels.engine import (
     BATCH_SIZE,
+    batch_connections,
     catch_up,
     locked_checkpoint,
     now,
@@ -51,47 +52,53 @@ def rebuild(
     _claim(dbs, projection)
     shadow = projection.shadow_tables()
     try:
-        with dbs.read.begin() as conn:
-            for table in shadow:
-                table.drop(conn, checkfirst=True)
-                table.create(conn)
-        position, applied = 0, 0
-        caught_up = False
-        while not caught_up:
-            with dbs.read.begin() as conn:
-                position, count, caught_up = _fill(
-                    dbs, conn, projection, shadow, position, batch_size
+        with batch_connections(dbs) as (conn, events):
+            with conn.begin():
+                for table in shadow:
+                    table.drop(conn, checkfirst=True)
+                    table.create(conn)
+            position, applied = 0, 0
+            caught_up = False
+            while not caught_up:
+                with conn.begin():
+                    position, count, caught_up = _fill(
+                        conn, events, projection, shadow, position, batch_size
+                    )
+                    conn.execute(
+                        update(projection_checkpoints)
+                        .where(projection_checkpoints.c.name == projection.name)
+                        .values(rebuild_heartbeat_at=now())
+                    )
+                applied += count
+            with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn) as (
+                conn,
+                _checkpoint,
+            ):
+                caught_up = False
+                while not caught_up:
+                    position, count, caught_up = _fill(
+                        conn, events, projection, shadow, position, batch_size
+                    )
+                    applied += count
+                _swap(conn, projection, shadow)
+                conn.execute(
+                    delete(parked_events).where(parked_events.c.projection == projection.name)
                 )
                 conn.execute(
                     update(projection_checkpoints)
                     .where(projection_checkpoints.c.name == projection.name)
-                    .values(rebuild_heartbeat_at=now())
+                    .values(
+                        position=position,
+                        version=projection.version,
+                        status="ok",
+                        updated_at=now(),
+                        last_progress_at=now(),
+                        failing_position=None,
+                        failing_attempts=0,
+                        retry_at=None,
+                        rebuild_heartbeat_at=None,
+                    )
                 )
-            applied += count
-        with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT) as (conn, _checkpoint):
-            caught_up = False
-            while not caught_up:
-                position, count, caught_up = _fill(
-                    dbs, conn, projection, shadow, position, batch_size
-                )
-                applied += count
-            _swap(conn, projection, shadow)
-            conn.execute(delete(parked_events).where(parked_events.c.projection == projection.name))
-            conn.execute(
-                update(projection_checkpoints)
-                .where(projection_checkpoints.c.name == projection.name)
-                .values(
-                    position=position,
-                    version=projection.version,
-                    status="ok",
-                    updated_at=now(),
-                    last_progress_at=now(),
-                    failing_position=None,
-                    failing_attempts=0,
-                    retry_at=None,
-                    rebuild_heartbeat_at=None,
-                )
-            )
     except Exception as error:
         log.exception("rebuild of %s failed", projection.name)
         _abandon(dbs, projection, shadow, error)
@@ -123,14 +130,14 @@ def _claim(dbs: Databases, projection: Projection) -> None:
 
 
 def _fill(
-    dbs: Databases,
     conn: Connection,
+    events: Connection,
     projection: Projection,
     shadow: TableSet,
     position: int,
     batch_size: int,
 ) -> tuple[int, int, bool]:
-    window = read_window(dbs, conn, projection, position, batch_size)
+    window = read_window(events, projection, position, batch_size)
     projection.apply_batch(conn, shadow, window.events)
     return window.upto, len(window.events), window.reaches_head
 
