@@ -19,7 +19,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from domain.events import Event
 from domain.store.tables import event_log
@@ -112,10 +122,17 @@ def _range_query(event_types: frozenset[str]) -> Select[Any]:
         .where(
             event_log.c.position > bindparam("after"),
             event_log.c.position <= bindparam("upto"),
-            event_log.c.event_type.in_(sorted(event_types)),
+            of_types(event_types),
         )
         .order_by(event_log.c.position)
     )
+
+
+def of_types(event_types: Iterable[str]) -> ColumnElement[bool]:
+    """event_type IN these types, one bound parameter each. A list given to in_() becomes an
+    expanding parameter, whose SQL is rendered again at every execution even when the statement
+    is built once; a projector's types never change, so they need not expand."""
+    return event_log.c.event_type.in_([literal(name, String) for name in sorted(event_types)])
 
 
 def head_position(connection: Connection) -> int:
