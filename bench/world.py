@@ -7,13 +7,12 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import create_engine, make_url, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select, text
 
 from api.demo import create_demo_data
 from domain.settings import Settings
 from domain.store import tables
-from domain.store.db import Databases, is_sqlite
+from domain.store.db import Databases, create_database_if_missing, is_sqlite
 from migrations import upgrade
 from readmodels import engine
 from readmodels.engine import ensure_checkpoints
@@ -26,23 +25,6 @@ class World:
     databases: Databases
     projects: list[uuid.UUID]
     team: list[tuple[uuid.UUID, uuid.UUID]]  # (project, member) pairs that may log time
-
-
-def create_database_if_missing(url: str) -> None:
-    """The bench owns its PostgreSQL database: create it on a machine that has none yet."""
-    target = make_url(url)
-    if target.get_backend_name() != "postgresql" or not target.database:
-        return
-    server = create_engine(
-        target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    with server.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        ).first()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    server.dispose()
 
 
 def fresh_databases(settings: Settings) -> Databases:

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from tests.support.services import require_postgres, require_redis
+from tests.support.services import own_database, require_postgres, require_redis
 from tests.support.stack import Process, Stack, build_stack, start_worker
 
 ADMIN_TOKEN = "test-admin-token"
@@ -21,6 +21,22 @@ def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     database_url = require_postgres()
     broker_url = require_redis()
     stack = build_stack("postgres", database_url, broker_url, tmp_path_factory.mktemp("pg"))
+    yield stack
+    stack.databases.dispose()
+
+
+@pytest.fixture(scope="session")
+def split_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """PostgreSQL with the read models in a database apart from the write side's, as
+    production may run (TALLY_READ_DATABASE_URL)."""
+    database_url = require_postgres()
+    stack = build_stack(
+        "split",
+        own_database(database_url, "split_write"),
+        require_redis(),
+        tmp_path_factory.mktemp("split"),
+        read_database_url=own_database(database_url, "split_read"),
+    )
     yield stack
     stack.databases.dispose()
 

@@ -6,8 +6,9 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -62,6 +63,24 @@ def _sqlite_engine(url: str) -> Engine:
 def set_sqlite_busy_timeout(connection: Any, milliseconds: int) -> None:
     """Bound how long this SQLite connection waits for the write lock (before BEGIN)."""
     connection.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+
+
+def create_database_if_missing(url: str) -> None:
+    """Create the URL's PostgreSQL database when the server has none of that name (the
+    benchmarks and tests own theirs); other backends create their databases themselves."""
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        return
+    server = create_engine(
+        target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with server.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    server.dispose()
 
 
 class Databases:

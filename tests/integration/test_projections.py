@@ -15,6 +15,17 @@ SUNDAY = dt.date(2026, 11, 29)
 
 
 def test_every_change_reaches_every_read_model(stack: Stack) -> None:
+    every_change_reaches_every_read_model(stack)
+
+
+def test_every_change_reaches_a_separate_read_database(split_stack: Stack) -> None:
+    """Batches read events from the write database and apply them in the read database."""
+    assert not split_stack.databases.same
+    split_stack.reset()
+    every_change_reaches_every_read_model(split_stack)
+
+
+def every_change_reaches_every_read_model(stack: Stack) -> None:
     s = Scenario(stack.databases)
     acme = s.client("Acme")
     manager = s.person("Mia", "Wong", "manager")

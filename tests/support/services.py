@@ -6,9 +6,9 @@ import os
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
-from domain.store.db import normalize_url
+from domain.store.db import create_database_if_missing, normalize_url
 
 POSTGRES_URL = os.environ.get(
     "TALLY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -44,3 +44,11 @@ def require_redis() -> str:
     except Exception as error:
         unavailable("Redis", error)
     return REDIS_URL
+
+
+def own_database(url: str, suffix: str) -> str:
+    """A PostgreSQL database of the tests' own beside the one at url, created when missing."""
+    parsed = make_url(url)
+    own = parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
+    create_database_if_missing(own)
+    return own

@@ -70,11 +70,18 @@ def _truncate(engine, metadata: MetaData) -> None:  # type: ignore[no-untyped-de
             conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
-def build_stack(name: str, database_url: str, broker_url: str, workdir: Path) -> Stack:
+def build_stack(
+    name: str,
+    database_url: str,
+    broker_url: str,
+    workdir: Path,
+    read_database_url: str | None = None,
+) -> Stack:
     workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings.from_env(
         {
             "TALLY_DATABASE_URL": database_url,
+            "TALLY_READ_DATABASE_URL": read_database_url or database_url,
             "TALLY_BROKER_URL": broker_url,
             "TALLY_HOME_DIR": str(workdir),
             "TALLY_SYNC_TIMEOUT": "2",
@@ -82,9 +89,10 @@ def build_stack(name: str, database_url: str, broker_url: str, workdir: Path) ->
         }
     )
     databases = Databases(settings.database_url, settings.read_database_url)
-    if not is_sqlite(databases.write):
-        with databases.write.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    for engine in {databases.write, databases.read}:
+        if not is_sqlite(engine):
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     upgrade(databases.write, "write")
     upgrade(databases.read, "read")
     ensure_checkpoints(databases)
