@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Connection, select, text
+from sqlalchemy import func, select, text
 
 from api.runtime import Runtime
-from bench import stats, synthetic, world
+from bench import stats, synthetic, visibility, world
 from domain import commands, handlers
 from domain.settings import Settings
 from domain.store.unit_of_work import SqlUnitOfWork
@@ -185,42 +185,11 @@ def bench_lag(
     delivery = BackgroundWaker(celery.delivery)
     queue = redis.Redis.from_url(w.settings.broker_url)
     worker = start_worker(w.settings, home)
-    committed: dict[int, float] = {}
-    order: list[int] = []  # measured positions, appended as their commands return
+    committed: dict[int, float] = {}  # position -> time.monotonic() when its command returned
     started_late: list[float] = []  # how far behind its schedule each command started
-    visible: dict[str, dict[int, float]] = {name: {} for name in PROJECTIONS}
     queue_lengths: list[int] = []
     stop = threading.Event()
-    driving_ended = [float("inf")]
-
-    def sample_checkpoints() -> None:
-        # One autocommit connection for the whole run: a poll is one round trip (no checkout
-        # ping, BEGIN or ROLLBACK), so the instrument adds little load to what it measures.
-        with w.databases.read_autocommit.connect() as conn:
-            poll_checkpoints(conn)
-
-    def poll_checkpoints(conn: Connection) -> None:
-        pending = {name: [] for name in PROJECTIONS}  # type: dict[str, list[int]]
-        seen = 0
-        query = select(projection_checkpoints.c.name, projection_checkpoints.c.position)
-        while True:
-            # Read before looking: every position driven by then is in `order` already.
-            driving = not stop.is_set()
-            positions = dict(conn.execute(query).all())
-            now = time.perf_counter()
-            arrived = order[seen:]
-            seen += len(arrived)
-            for name in pending:
-                pending[name].extend(arrived)
-            for name, waiting in pending.items():
-                done = [p for p in waiting if p <= positions.get(name, 0)]
-                for position in done:
-                    visible[name][position] = now
-                pending[name] = [p for p in waiting if p > positions.get(name, 0)]
-            settled = not driving and seen == len(order) and not any(pending.values())
-            if settled or time.perf_counter() > driving_ended[0] + 30:
-                break
-            time.sleep(0.005)
+    watcher = visibility.Watcher(w.settings.read_database_url, home)
 
     def sample_queue() -> None:
         while not stop.is_set():
@@ -241,8 +210,7 @@ def bench_lag(
                 started_late.append(-delay)
             outcome = handlers.handle(logger.command(), SqlUnitOfWork(w.databases.write))
             if due >= measured_from:
-                committed[outcome.position] = time.perf_counter()  # type: ignore[index]
-                order.append(outcome.position)  # type: ignore[arg-type]
+                committed[outcome.position] = time.monotonic()  # type: ignore[index]
             delivery.wake(
                 [p.name for p in PROJECTIONS.values() if p.event_types & outcome.event_types],
                 outcome.position or 0,
@@ -252,19 +220,21 @@ def bench_lag(
     start = time.perf_counter()
     measured_from = start + warmup
     deadline = measured_from + seconds
-    samplers = [threading.Thread(target=sample_checkpoints), threading.Thread(target=sample_queue)]
+    sampler = threading.Thread(target=sample_queue)
     drivers = [threading.Thread(target=drive, args=(lane,)) for lane in range(DRIVERS)]
-    for thread in samplers + drivers:
+    watcher.start()
+    for thread in [sampler, *drivers]:
         thread.start()
     try:
         for thread in drivers:
             thread.join()
-        driving_ended[0] = time.perf_counter()
-        achieved = len(committed) / (driving_ended[0] - measured_from)
+        driving_ended = time.perf_counter()
+        achieved = len(committed) / (driving_ended - measured_from)
+        settle(w, max(committed, default=0), timeout=30)
     finally:
         stop.set()
-        for thread in samplers:
-            thread.join()
+        sampler.join()
+        timeline = watcher.stop()
         worker.terminate()
         worker.wait()
     results: dict[str, Any] = {
@@ -274,8 +244,9 @@ def bench_lag(
         "late_starts": len(started_late),
         "late_start_ms": stats.summary_ms(started_late) if started_late else None,
     }
-    for name, seen_at in visible.items():
-        lags = [seen_at[p] - committed[p] for p in committed if p in seen_at]
+    for name in PROJECTIONS:
+        seen_at = {p: timeline.visible_at(name, p, at) for p, at in committed.items()}
+        lags = [seen - committed[p] for p, seen in seen_at.items() if seen is not None]
         results[name] = stats.summary_ms(lags) | {"missing": len(committed) - len(lags)}
     results["queue_length"] = {
         "max": max(queue_lengths, default=0),
@@ -283,6 +254,15 @@ def bench_lag(
         "samples": len(queue_lengths),
     }
     return results
+
+
+def settle(w: world.World, position: int, timeout: float) -> None:
+    """Wait until every projection has reached position (or the timeout has passed)."""
+    deadline = time.monotonic() + timeout
+    query = select(func.min(projection_checkpoints.c.position))
+    with w.databases.read_autocommit.connect() as conn:
+        while conn.execute(query).scalar_one() < position and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def bench_rebuild(settings: Settings, events: int) -> dict[str, Any]:
