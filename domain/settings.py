@@ -18,6 +18,7 @@ class Settings:
     min_position_timeout: float = 5.0
     projection_max_attempts: int = 5
     projection_retry_base: float = 0.5
+    projection_linger: float = 0.004
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -35,6 +36,7 @@ class Settings:
             min_position_timeout=float(env.get("TALLY_MIN_POSITION_TIMEOUT", "5")),
             projection_max_attempts=int(env.get("TALLY_PROJECTION_MAX_ATTEMPTS", "5")),
             projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
+            projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
             home=home,
         )
 

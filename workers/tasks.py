@@ -53,6 +53,7 @@ def catch_up(self: Task, projection: str, position: int) -> int:
                 PROJECTIONS[projection],
                 policy=policy,
                 time_slice=max(0.0, deadline - time.monotonic()),
+                linger=app.settings.projection_linger,
             )
             if not result.caught_up:
                 break

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+
+import pytest
 
 from domain import commands
+from readmodels import engine
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
+from readmodels.verify import verify
 from tests.support.scenario import Scenario
 from tests.support.stack import Stack
 
@@ -76,3 +81,30 @@ def every_change_reaches_every_read_model(stack: Stack) -> None:
     for projection in PROJECTIONS.values():
         rebuild(stack.databases, projection)
     assert s.drift() == {}
+
+
+def test_a_catch_up_lingers_only_after_a_batch_that_reached_the_head(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Scenario(stack.databases)
+    acme = s.client("Acme")
+    manager = s.person("Mia", "Wong", "manager")
+    ann = s.person("Ann", "Lee")
+    project = s.project(acme, manager)
+    s.member(project, ann)
+    for day in range(4):
+        s.log(project, ann, MONDAY + dt.timedelta(days=day), 100)
+    budget_burn = PROJECTIONS["budget_burn"]
+    pauses: list[float] = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
+
+    # A backlog of several batches: no wait between them, one after the batch at the head.
+    result = engine.catch_up(stack.databases, budget_burn, batch_size=2, linger=0.05)
+    assert result.caught_up
+    assert pauses == [0.05]
+
+    s.log(project, ann, MONDAY + dt.timedelta(days=5), 100)
+    result = engine.catch_up(stack.databases, budget_burn)
+    assert result.caught_up and result.applied == 1
+    assert pauses == [0.05]  # no linger unless asked (the sync path never asks)
+    assert verify(stack.databases, "budget_burn").clean
