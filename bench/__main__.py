@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,7 @@ def start_worker(settings: Settings, home: str) -> subprocess.Popen[bytes]:
         "TALLY_DATABASE_URL": settings.database_url,
         "TALLY_BROKER_URL": settings.broker_url,
         "TALLY_HOME_DIR": home,
+        "TALLY_PROJECTION_LINGER_MS": str(settings.projection_linger * 1000),
         "PYTHONPATH": str(ROOT),
     }
     log = open(Path(home) / "worker.log", "wb")  # noqa: SIM115 - lives as long as the worker
@@ -174,8 +176,56 @@ def bench_commands(w: world.World, repeat: int, home: str) -> dict[str, Any]:
 
 
 def bench_lag(
-    w: world.World, seconds: float, rate: float, home: str, warmup: float = 5.0
+    w: world.World, seconds: float, rate: float, home: str, warmup: float, pairs: int
 ) -> dict[str, Any]:
+    """The baseline, a worker that never lingers after a batch (as before
+    TALLY_PROJECTION_LINGER_MS), against the worker as configured: `pairs` runs of each,
+    alternated (this machine's speed drifts within minutes), their lags pooled per side."""
+    sides = {
+        "baseline": w.settings.with_changes(projection_linger=0.0),
+        "tally": w.settings,
+    }
+    runs: dict[str, list[LagRun]] = {side: [] for side in sides}
+    for pair in range(pairs):
+        for side in list(sides)[:: 1 if pair % 2 == 0 else -1]:
+            runs[side].append(lag_run(w, sides[side], seconds, rate, home, warmup))
+    return {
+        "rate_asked": rate,
+        "seconds_per_run": seconds,
+        "warmup_seconds": warmup,
+        "linger_ms": w.settings.projection_linger * 1000,
+    } | {side: pooled(side_runs) for side, side_runs in runs.items()}
+
+
+@dataclass
+class LagRun:
+    achieved_rate: float
+    late_starts: int
+    lags: dict[str, list[float]]
+    missing: dict[str, int]
+    queue_lengths: list[int]
+
+
+def pooled(runs: list[LagRun]) -> dict[str, Any]:
+    queue_lengths = [length for run in runs for length in run.queue_lengths]
+    results: dict[str, Any] = {
+        "achieved_rates": [run.achieved_rate for run in runs],
+        "late_starts": sum(run.late_starts for run in runs),
+        "queue_length": {
+            "max": max(queue_lengths, default=0),
+            "mean": round(sum(queue_lengths) / max(len(queue_lengths), 1), 2),
+            "samples": len(queue_lengths),
+        },
+    }
+    for name in PROJECTIONS:
+        lags = [lag for run in runs for lag in run.lags[name]]
+        results[name] = stats.summary_ms(lags) | {"missing": sum(run.missing[name] for run in runs)}
+    return results
+
+
+def lag_run(
+    w: world.World, settings: Settings, seconds: float, rate: float, home: str, warmup: float
+) -> LagRun:
     """Commit-to-visible lag per projection at a steady command rate, queue length sampled.
 
     The same load runs for `warmup` seconds first, unmeasured: the worker opens its database
@@ -184,7 +234,7 @@ def bench_lag(
     celery = make_celery(w.settings)
     delivery = BackgroundWaker(celery.delivery)
     queue = redis.Redis.from_url(w.settings.broker_url)
-    worker = start_worker(w.settings, home)
+    worker = start_worker(settings, home)
     committed: dict[int, float] = {}  # position -> time.monotonic() when its command returned
     started_late: list[float] = []  # how far behind its schedule each command started
     queue_lengths: list[int] = []
@@ -237,23 +287,13 @@ def bench_lag(
         timeline = watcher.stop()
         worker.terminate()
         worker.wait()
-    results: dict[str, Any] = {
-        "commands": len(committed),
-        "achieved_rate": round(achieved, 1),
-        "warmup_seconds": warmup,
-        "late_starts": len(started_late),
-        "late_start_ms": stats.summary_ms(started_late) if started_late else None,
-    }
+    lags: dict[str, list[float]] = {}
+    missing: dict[str, int] = {}
     for name in PROJECTIONS:
         seen_at = {p: timeline.visible_at(name, p, at) for p, at in committed.items()}
-        lags = [seen - committed[p] for p, seen in seen_at.items() if seen is not None]
-        results[name] = stats.summary_ms(lags) | {"missing": len(committed) - len(lags)}
-    results["queue_length"] = {
-        "max": max(queue_lengths, default=0),
-        "mean": round(sum(queue_lengths) / max(len(queue_lengths), 1), 2),
-        "samples": len(queue_lengths),
-    }
-    return results
+        lags[name] = [seen - committed[p] for p, seen in seen_at.items() if seen is not None]
+        missing[name] = len(committed) - len(lags[name])
+    return LagRun(round(achieved, 1), len(started_late), lags, missing, queue_lengths)
 
 
 def settle(w: world.World, position: int, timeout: float) -> None:
@@ -299,18 +339,23 @@ def print_table(report: dict[str, Any]) -> None:
             f" {_p(row['pipeline_on']):>22} {row['p50_overhead_ms']:>+7.2f}ms"
         )
     if "lag" in report:
-        row = report["lag"]
+        lag = report["lag"]
+        baseline, tally = lag["baseline"], lag["tally"]
+        runs = len(tally["achieved_rates"])
         lines.append(
-            f"commit-to-visible lag at {row['achieved_rate']} cmd/s "
-            f"({row['commands']} commands after {row['warmup_seconds']} s of warm-up), "
-            f"queue max {row['queue_length']['max']}, mean {row['queue_length']['mean']}, "
-            f"{row['late_starts']} commands started behind schedule"
+            f"commit-to-visible lag, {lag['rate_asked']:g} cmd/s asked, {runs} alternated runs "
+            f"of {lag['seconds_per_run']:g} s a side: worker lingering 0 ms (baseline) vs "
+            f"{lag['linger_ms']:g} ms after a batch at the head"
         )
+        for label, key in (("achieved cmd/s, each run", "achieved_rates"),):
+            lines.append(f"  {label:40} {_rates(baseline[key]):>22} {_rates(tally[key]):>22}")
+        lines.append(f"  {'queue length max, mean':40} {_queue(baseline):>22} {_queue(tally):>22}")
         for name in PROJECTIONS:
-            lag = row[name]
+            ratio = baseline[name]["p99_ms"] / tally[name]["p99_ms"]
             lines.append(
-                f"  {name:40} p50 {lag['p50_ms']:>8} ms  p99 {lag['p99_ms']:>8} ms"
-                f"  max {lag['max_ms']:>8} ms  missing {lag['missing']}"
+                f"  {name:40} {_p(baseline[name]):>22} {_p(tally[name]):>22} {ratio:>6.2f}x"
+                f"  (max {baseline[name]['max_ms']:.0f} / {tally[name]['max_ms']:.0f} ms,"
+                f" missing {baseline[name]['missing']} / {tally[name]['missing']})"
             )
     if "rebuild" in report:
         row = report["rebuild"]
@@ -321,6 +366,14 @@ def print_table(report: dict[str, Any]) -> None:
                 f"  {name:40} {result['log_events_per_s']:>9,} events/s  ({result['seconds']} s)"
             )
     print("\n".join(lines))
+
+
+def _rates(rates: list[float]) -> str:
+    return " ".join(f"{rate:.0f}" for rate in rates)
+
+
+def _queue(side: dict[str, Any]) -> str:
+    return f"{side['queue_length']['max']}, {side['queue_length']['mean']}"
 
 
 def _p(summary: dict[str, float]) -> str:
@@ -345,11 +398,12 @@ def main() -> int:
         "--redis-url", default=os.environ.get("TALLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
     )
     parser.add_argument("--events", type=int, default=None, help="rebuild log size")
-    parser.add_argument("--seconds", type=float, default=None, help="lag run length")
+    parser.add_argument("--seconds", type=float, default=None, help="length of one lag run")
     parser.add_argument("--rate", type=float, default=200.0, help="lag command rate")
     parser.add_argument(
         "--warmup", type=float, default=5.0, help="unmeasured seconds of load before the lag run"
     )
+    parser.add_argument("--pairs", type=int, default=None, help="lag runs of each side, alternated")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -381,7 +435,8 @@ def main() -> int:
             report["commands"] = bench_commands(firm, 200 if args.quick else 1_000, home)
         if "lag" in chosen:
             seconds = args.seconds or (10 if args.quick else 60)
-            report["lag"] = bench_lag(firm, seconds, args.rate, home, args.warmup)
+            pairs = args.pairs or (1 if args.quick else 3)
+            report["lag"] = bench_lag(firm, seconds, args.rate, home, args.warmup, pairs)
         firm.databases.dispose()
     if "rebuild" in chosen:
         events = args.events or (100_000 if args.quick else 1_000_000)
