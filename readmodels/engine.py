@@ -36,7 +36,6 @@ from readmodels.metrics import BATCH_SECONDS
 from readmodels.projection import Projection, TableSet
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import parked_events, projection_checkpoints
-from readmodels.upcasting import upcast
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +170,8 @@ def locked_batch(
                 return None
             checkpoint = rows[0]
             found = [
-                upcast(
-                    RecordedEvent(
-                        **dict(zip(EVENT_FIELDS, row[-len(EVENT_FIELDS) :], strict=True)),
-                        metadata={},
-                    )
+                RecordedEvent(
+                    **dict(zip(EVENT_FIELDS, row[-len(EVENT_FIELDS) :], strict=True)), metadata={}
                 )
                 for row in rows
                 if row.event_position is not None
@@ -348,7 +344,7 @@ def read_window(
         head = event_log.head_position(events)
     end = min(after + size, head) if upto is None else upto
     found = event_log.read_range(events, after, end, projection.event_types) if end > after else []
-    return Window([upcast(event) for event in found], max(end, after), head)
+    return Window(found, max(end, after), head)
 
 
 def parked_keys(conn: Connection, name: str) -> set[str]:

@@ -12,7 +12,6 @@ from domain.store.event_log import RecordedEvent
 from readmodels.engine import locked_checkpoint, now
 from readmodels.projection import Projection
 from readmodels.tables import operator_actions, parked_events
-from readmodels.upcasting import upcast
 
 OPERATOR_LOCK_TIMEOUT = 30.0
 
@@ -110,6 +109,6 @@ def _load_events(dbs: Databases, conn: Connection, positions: list[int]) -> list
     if not positions:
         return []
     if dbs.same:
-        return [upcast(e) for e in event_log.read_positions(conn, positions)]
+        return event_log.read_positions(conn, positions)
     with dbs.write.connect() as write_conn:
-        return [upcast(e) for e in event_log.read_positions(write_conn, positions)]
+        return event_log.read_positions(write_conn, positions)

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import conv
 
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
+from readmodels.upcasting import upcast
 
 SHADOW_SUFFIX = "__rebuild"
 
@@ -89,7 +90,10 @@ class Projection:
         self, connection: Connection, tables: TableSet, events: Sequence[RecordedEvent]
     ) -> None:
         pending: Fold | None = None
-        for event in events:
+        for stored in events:
+            # Here rather than where events are read: a missing upcaster then fails like a
+            # projector, so the event is isolated, retried and parked, and other keys go on.
+            event = upcast(stored)
             if event.event_type in self.folded and self.fold is not None:
                 pending = pending or self.fold()
                 pending.add(event)

@@ -13,7 +13,7 @@ from domain.store.event_log import RecordedEvent
 from domain.store.tables import event_log
 from readmodels import engine, upcasting
 from readmodels.registry import PROJECTIONS
-from readmodels.tables import project_dashboards__clients
+from readmodels.tables import parked_events, project_dashboards__clients
 from tests.support.stack import Stack
 
 
@@ -65,3 +65,35 @@ def test_a_missing_upcaster_is_an_error_not_a_silent_skip(monkeypatch: pytest.Mo
     with pytest.raises(LookupError, match="no upcaster"):
         upcasting.upcast(old)
     assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 1
+
+
+def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy that forgot an upcaster stalls only the keys of the events it cannot read."""
+    monkeypatch.setitem(upcasting.CURRENT_VERSIONS, "ClientRegistered", 2)
+    old_style, current = uuid.uuid4(), uuid.uuid4()
+    with stack.databases.write.begin() as conn:
+        for client_id, version, name in ((old_style, 1, "Old Style Ltd"), (current, 2, "Now")):
+            conn.execute(
+                insert(event_log).values(
+                    event_id=uuid.uuid4(),
+                    event_type="ClientRegistered",
+                    schema_version=version,
+                    aggregate_type="Client",
+                    aggregate_id=client_id,
+                    aggregate_version=1,
+                    data={"client_id": str(client_id), "name": name},
+                    metadata={},
+                    recorded_at=dt.datetime.now(dt.UTC),
+                )
+            )
+    dashboards = PROJECTIONS["project_dashboards"]
+    result = engine.catch_up(stack.databases, dashboards, policy=engine.RetryPolicy(max_attempts=1))
+    assert result.caught_up
+    with stack.databases.read.connect() as conn:
+        names = conn.execute(select(project_dashboards__clients.c.name)).scalars().all()
+        parked = conn.execute(select(parked_events.c.event_key, parked_events.c.error)).all()
+    assert names == ["Now"]
+    assert [key for key, _error in parked] == [str(old_style)]
+    assert "no upcaster" in parked[0].error
