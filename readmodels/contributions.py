@@ -74,9 +74,10 @@ def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Cont
     """(snapshot, signed contribution) pairs: take away the before, add the after."""
     pairs = []
     before, after = event_data.get("before"), event_data.get("after")
-    if before is not None and not contribution(before).empty:
+    # A snapshot contributes exactly when it counts (it is then one entry at least).
+    if before is not None and before["status"] in COUNTED:
         pairs.append((before, contribution(before).negated()))
-    if after is not None and not contribution(after).empty:
+    if after is not None and after["status"] in COUNTED:
         pairs.append((after, contribution(after)))
     return pairs
 

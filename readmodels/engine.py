@@ -169,10 +169,9 @@ def locked_batch(
             if not rows:
                 return None
             checkpoint = rows[0]
+            width = len(event_log.PROJECTED_COLUMNS)
             found = [
-                RecordedEvent(
-                    **dict(zip(EVENT_FIELDS, row[-len(EVENT_FIELDS) :], strict=True)), metadata={}
-                )
+                event_log.projected_event(row[-width:])
                 for row in rows
                 if row.event_position is not None
             ]
@@ -266,14 +265,11 @@ def _checkpoint_query(with_head: bool, lock: str, asynchronous_commit: bool) -> 
     return query.with_for_update(skip_locked=lock == "skip", of=projection_checkpoints)
 
 
-# The RecordedEvent fields of a _batch_query row: its last columns, after the checkpoint's.
-EVENT_FIELDS = [column.name for column in event_log.PROJECTED_COLUMNS]
-
-
 @functools.lru_cache(maxsize=64)
 def _batch_query(event_types: frozenset[str], lock: str, asynchronous_commit: bool) -> Select[Any]:
     """The locked checkpoint row joined to the events of its next window (PostgreSQL, one
-    database): one row per event in position order, or one row with NULL event columns."""
+    database): one row per event in position order, or one row with NULL event columns. The
+    event columns come last, in PROJECTED_COLUMNS' order."""
     checkpoint = _checkpoint_query(True, lock, asynchronous_commit).cte("checkpoint")
     log_table = event_log.event_log
     window = (

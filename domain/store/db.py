@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -26,6 +27,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine whose JSON columns are parsed by orjson: projectors and rebuilds read every
+    event's payload, and the standard library's parser was a fifth of a rebuild's time."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -35,11 +38,16 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         max_overflow=10,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
+        json_deserializer=orjson.loads,
     )
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_deserializer=orjson.loads,
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
