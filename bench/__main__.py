@@ -284,9 +284,11 @@ def lag_run(
     finally:
         stop.set()
         sampler.join()
-        timeline = watcher.stop()
-        worker.terminate()
-        worker.wait()
+        try:
+            timeline = watcher.stop()
+        finally:
+            worker.terminate()
+            worker.wait()
     lags: dict[str, list[float]] = {}
     missing: dict[str, int] = {}
     for name in PROJECTIONS:
