@@ -38,14 +38,13 @@ class Contribution:
             -self.billable_entries,
         )
 
-    @property
-    def empty(self) -> bool:
-        return self == Contribution()
+
+def counts(snapshot: Mapping[str, Any] | None) -> bool:
+    return snapshot is not None and snapshot["status"] in COUNTED
 
 
-def contribution(snapshot: Mapping[str, Any] | None) -> Contribution:
-    if snapshot is None or snapshot["status"] not in COUNTED:
-        return Contribution()
+def contribution(snapshot: Mapping[str, Any]) -> Contribution:
+    """What a snapshot that counts adds to totals."""
     billable = bool(snapshot["billable"])
     return Contribution(
         hundredths=snapshot["hours_hundredths"],
@@ -74,10 +73,9 @@ def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Cont
     """(snapshot, signed contribution) pairs: take away the before, add the after."""
     pairs = []
     before, after = event_data.get("before"), event_data.get("after")
-    # A snapshot contributes exactly when it counts (it is then one entry at least).
-    if before is not None and before["status"] in COUNTED:
+    if counts(before):
         pairs.append((before, contribution(before).negated()))
-    if after is not None and after["status"] in COUNTED:
+    if counts(after):
         pairs.append((after, contribution(after)))
     return pairs
 
