@@ -29,9 +29,14 @@ def watch(url: str, stop: Any, out: str) -> None:
     query = select(projection_checkpoints.c.name, projection_checkpoints.c.position)
     timeline: list[tuple[float, dict[str, int]]] = []
     with engine.connect() as conn:
-        while not stop.is_set():
+        # One poll after `stop` is set too: the run stops its watcher once every checkpoint has
+        # reached the last position, which a poll made just before would not have seen.
+        while True:
+            stopping = stop.is_set()
             positions = dict(conn.execute(query).all())
             timeline.append((time.monotonic(), positions))
+            if stopping:
+                break
             time.sleep(POLL_SECONDS)
     engine.dispose()
     Path(out).write_text(json.dumps(timeline))
