@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Table, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from domain import errors, model
 from domain.store import tables
 
 A = TypeVar("A", bound=model.Aggregate)
+
+# Picks an aggregate's row, given the bound parameter that stands for the value looked up.
+Condition = Callable[[BindParameter[Any]], ColumnElement[bool]]
+
+# Each repository's statements, built once per repository type, dialect and purpose. Building
+# a statement cost a command more than running it: SQLAlchemy caches the compiled SQL, not the
+# construction, and re-derives its cache key from every newly built statement.
+_STATEMENTS: dict[tuple[type, str, str], Any] = {}
 
 
 class TableRepository(Generic[A]):
@@ -34,11 +58,35 @@ class TableRepository(Generic[A]):
     def add(self, aggregate: A) -> None:
         self.seen.append(aggregate)
 
+    def statement(self, purpose: str, build: Callable[[], Executable]) -> Any:
+        """This repository's statement for `purpose`, built by `build` the first time."""
+        key = (type(self), self.connection.dialect.name, purpose)
+        built = _STATEMENTS.get(key)
+        if built is None:
+            built = _STATEMENTS[key] = build()
+        return built
+
+    def locks_rows(self, for_update: bool) -> bool:
+        """Whether a load for update takes a row lock (SQLite's write lock covers it)."""
+        return for_update and self.connection.dialect.name == "postgresql"
+
+    def rows(self) -> Select[Any]:
+        """What one aggregate is loaded from: its row, and whatever else comes with it."""
+        return select(self.table)
+
     def get(self, aggregate_id: uuid.UUID, *, for_update: bool = False) -> A | None:
-        query = select(self.table).where(self.table.c.id == aggregate_id)
-        if for_update and self.connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = self.connection.execute(query).one_or_none()
+        return self._load("id", lambda key: self.table.c.id == key, aggregate_id, for_update)
+
+    def _load(self, by: str, condition: Condition, value: Any, for_update: bool) -> A | None:
+        lock = self.locks_rows(for_update)
+
+        def build() -> Select[Any]:
+            query = self.rows().where(condition(bindparam("key")))
+            # Only the aggregate's own row: a row loaded with it is another aggregate's.
+            return query.with_for_update(of=self.table) if lock else query
+
+        query = self.statement(f"load by {by}" + (" for update" if lock else ""), build)
+        row = self.connection.execute(query, {"key": value}).one_or_none()
         if row is None:
             return None
         aggregate = self.from_row(row)
@@ -51,15 +99,19 @@ class TableRepository(Generic[A]):
             return
         row = self.to_row(aggregate) | {"version": aggregate.version}
         if aggregate.loaded_version == 0:
-            self.connection.execute(insert(self.table).values(row))
+            self.connection.execute(self.statement("insert", lambda: insert(self.table)), row)
             return
+        # The SET clause is the row's columns; row_id and loaded_version bind the WHERE.
+        changed = self.statement(
+            "update",
+            lambda: update(self.table).where(
+                self.table.c.id == bindparam("row_id"),
+                self.table.c.version == bindparam("loaded_version"),
+            ),
+        )
         result = self.connection.execute(
-            update(self.table)
-            .where(
-                self.table.c.id == aggregate.id,  # type: ignore[attr-defined]
-                self.table.c.version == aggregate.loaded_version,
-            )
-            .values(row)
+            changed,
+            row | {"row_id": aggregate.id, "loaded_version": aggregate.loaded_version},  # type: ignore[attr-defined]
         )
         if result.rowcount != 1:
             raise errors.ConcurrentModification(
@@ -167,23 +219,51 @@ class ProjectRepository(TableRepository[model.Project]):
             "status": aggregate.status,
         }
 
+    def rows(self) -> Select[Any]:
+        """The project's row with its members and tasks as JSON arrays: one round trip, not
+        three, on every command that logs or changes time."""
+        members, project_tasks = tables.project_members, tables.tasks
+        return select(
+            tables.projects,
+            self._json_rows(
+                members.c.project_id == tables.projects.c.id,
+                members.c.person_id,
+                members.c.role,
+                members.c.bill_rate_cents,
+            ).label("member_rows"),
+            self._json_rows(
+                project_tasks.c.project_id == tables.projects.c.id,
+                project_tasks.c.id,
+                project_tasks.c.name,
+                project_tasks.c.estimate_hundredths,
+                project_tasks.c.completed,
+            ).label("task_rows"),
+        )
+
+    def _json_rows(self, owned: ColumnElement[bool], *columns: ColumnElement[Any]) -> Any:
+        """A correlated subquery: one JSON array per row that matches `owned`, or NULL."""
+        table = columns[0].table  # type: ignore[attr-defined]
+        if self.connection.dialect.name == "postgresql":
+            rows = func.json_agg(func.json_build_array(*columns), type_=JSON)
+        else:
+            rows = func.json_group_array(func.json_array(*columns), type_=JSON)
+        return select(rows).select_from(table).where(owned).scalar_subquery()
+
     def from_row(self, row: Any) -> model.Project:
+        # UUIDs arrive as text (hyphenated or, from SQLite, plain hex) and booleans, from
+        # SQLite, as 0 or 1.
         members = {
-            member.person_id: model.Member(role=member.role, bill_rate_cents=member.bill_rate_cents)
-            for member in self.connection.execute(
-                select(tables.project_members).where(tables.project_members.c.project_id == row.id)
-            )
+            uuid.UUID(person_id): model.Member(role=role, bill_rate_cents=bill_rate_cents)
+            for person_id, role, bill_rate_cents in row.member_rows or []
         }
         project_tasks = {
-            task.id: model.Task(
-                id=task.id,
-                name=task.name,
-                estimate_hundredths=task.estimate_hundredths,
-                completed=task.completed,
+            uuid.UUID(task_id): model.Task(
+                id=uuid.UUID(task_id),
+                name=name,
+                estimate_hundredths=estimate_hundredths,
+                completed=bool(completed),
             )
-            for task in self.connection.execute(
-                select(tables.tasks).where(tables.tasks.c.project_id == row.id)
-            )
+            for task_id, name, estimate_hundredths, completed in row.task_rows or []
         }
         self.loaded_tasks[row.id] = set(project_tasks)
         return model.Project(
@@ -205,11 +285,29 @@ class ProjectRepository(TableRepository[model.Project]):
         super().__init__(connection)
         self.loaded_tasks: dict[uuid.UUID, set[uuid.UUID]] = {}
 
+    def _load(
+        self, by: str, condition: Condition, value: Any, for_update: bool
+    ) -> model.Project | None:
+        if not self.locks_rows(for_update):
+            return super()._load(by, condition, value, False)
+        # Lock in a statement of its own, then load. A statement that waited for the lock
+        # re-reads the locked row but reads members and tasks from before its wait (READ
+        # COMMITTED's snapshot is per statement): a member added meanwhile would be lost.
+        lock = self.statement(
+            f"lock by {by}",
+            lambda: (
+                select(tables.projects.c.id).where(condition(bindparam("key"))).with_for_update()
+            ),
+        )
+        project_id = self.connection.execute(lock, {"key": value}).scalar_one_or_none()
+        return None if project_id is None else self.get(project_id)
+
     def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> model.Project | None:
-        project_id = self.connection.execute(
-            select(tables.tasks.c.project_id).where(tables.tasks.c.id == task_id)
-        ).scalar_one_or_none()
-        return None if project_id is None else self.get(project_id, for_update=for_update)
+        def of_task(key: BindParameter[Any]) -> ColumnElement[bool]:
+            owner = select(tables.tasks.c.project_id).where(tables.tasks.c.id == key)
+            return tables.projects.c.id == owner.scalar_subquery()
+
+        return self._load("task", of_task, task_id, for_update)
 
     def save(self, aggregate: model.Project) -> None:
         if aggregate.version == aggregate.loaded_version:
@@ -267,15 +365,21 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
             "notes": aggregate.notes,
         }
 
+    def rows(self) -> Select[Any]:
+        """The entry with its project's client. Neither an entry's project nor a project's
+        client ever changes, so the join is safe for a load that waited for the entry's lock
+        (unlike a project's members: see ProjectRepository._load)."""
+        entries = tables.time_entries
+        return select(entries, tables.projects.c.client_id).join(
+            tables.projects, tables.projects.c.id == entries.c.project_id
+        )
+
     def from_row(self, row: Any) -> model.TimeEntry:
-        client_id = self.connection.execute(
-            select(tables.projects.c.client_id).where(tables.projects.c.id == row.project_id)
-        ).scalar_one()
         return model.TimeEntry(
             id=row.id,
             project_id=row.project_id,
             person_id=row.person_id,
-            client_id=client_id,
+            client_id=row.client_id,
             task_id=row.task_id,
             date=row.date,
             hours_hundredths=row.hours_hundredths,
@@ -291,11 +395,15 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
         if not aggregate.deleted:
             super().save(aggregate)
             return
+        removed = self.statement(
+            "delete",
+            lambda: delete(tables.time_entries).where(
+                tables.time_entries.c.id == bindparam("row_id"),
+                tables.time_entries.c.version == bindparam("loaded_version"),
+            ),
+        )
         result = self.connection.execute(
-            delete(tables.time_entries).where(
-                tables.time_entries.c.id == aggregate.id,
-                tables.time_entries.c.version == aggregate.loaded_version,
-            )
+            removed, {"row_id": aggregate.id, "loaded_version": aggregate.loaded_version}
         )
         if result.rowcount != 1:
             raise errors.ConcurrentModification(
@@ -306,9 +414,15 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int:
         entries = tables.time_entries
-        query = select(func.coalesce(func.sum(entries.c.hours_hundredths), 0)).where(
-            entries.c.person_id == person_id, entries.c.date == date
-        )
-        if excluding is not None:
-            query = query.where(entries.c.id != excluding)
-        return int(self.connection.execute(query).scalar_one())
+
+        def build() -> Select[Any]:
+            query = select(func.coalesce(func.sum(entries.c.hours_hundredths), 0)).where(
+                entries.c.person_id == bindparam("person_id"), entries.c.date == bindparam("date")
+            )
+            if excluding is not None:
+                query = query.where(entries.c.id != bindparam("excluding"))
+            return query
+
+        purpose = "hours on a day" + (" but one entry" if excluding is not None else "")
+        values = {"person_id": person_id, "date": date, "excluding": excluding}
+        return int(self.connection.execute(self.statement(purpose, build), values).scalar_one())
