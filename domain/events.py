@@ -22,7 +22,12 @@ class Event:
         return type(self).__name__
 
     def payload(self) -> dict[str, Any]:
-        return {key: _jsonable(value) for key, value in dataclasses.asdict(self).items()}
+        """The fields as JSON values. Shallow: the nested values (a time entry's before and
+        after) are JSON already, and are serialized, never changed (asdict would deep-copy
+        them on every command)."""
+        return {
+            field.name: _jsonable(getattr(self, field.name)) for field in dataclasses.fields(self)
+        }
 
 
 def _jsonable(value: Any) -> Any:

@@ -66,27 +66,28 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
     if not pending:
         return []
     if connection.dialect.name == "postgresql":
-        connection.execute(select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY)))
+        connection.execute(APPEND_LOCK)
     recorded_at = dt.datetime.now(dt.UTC)
     positions = []
     for item in pending:
-        result = connection.execute(
-            insert(event_log)
-            .values(
-                event_id=uuid.uuid4(),
-                event_type=item.event.event_type,
-                schema_version=item.event.schema_version,
-                aggregate_type=item.aggregate_type,
-                aggregate_id=item.aggregate_id,
-                aggregate_version=item.aggregate_version,
-                data=item.event.payload(),
-                metadata=item.metadata,
-                recorded_at=recorded_at,
-            )
-            .returning(event_log.c.position)
-        )
-        positions.append(result.scalar_one())
+        row = {
+            "event_id": uuid.uuid4(),
+            "event_type": item.event.event_type,
+            "schema_version": item.event.schema_version,
+            "aggregate_type": item.aggregate_type,
+            "aggregate_id": item.aggregate_id,
+            "aggregate_version": item.aggregate_version,
+            "data": item.event.payload(),
+            "metadata": item.metadata,
+            "recorded_at": recorded_at,
+        }
+        positions.append(connection.execute(APPEND, row).scalar_one())
     return positions
+
+
+# Built once: every command appends (see repositories._STATEMENTS for why that matters).
+APPEND_LOCK = select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY))
+APPEND = insert(event_log).returning(event_log.c.position)
 
 
 def read_after(connection: Connection, position: int, limit: int) -> list[RecordedEvent]:
