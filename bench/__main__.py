@@ -1,7 +1,7 @@
 """python -m bench: Tally's read models, command path, rebuilds and projection lag, each
 against its baseline in the same run. Prints a table and writes JSON.
 
-    python -m bench                     # everything, full size (about 20 minutes)
+    python -m bench                     # everything, full size (12 to 20 minutes)
     python -m bench --quick             # small sizes, for a smoke run
     python -m bench --only reads,lag    # some of: reads, commands, lag, rebuild
 """
