@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _guard_api() -> Response | None:
         if not request.path.startswith(API_PREFIX + "/"):
             return None
-        authenticate(runtime.databases.write)
+        authenticate(runtime.databases.write_autocommit)
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
             raise Problem(415, "Send the body as application/json.")

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from domain.store.tables import event_log
+from tests.conftest import ADMIN_TOKEN, make_app
 from tests.support.api import create_client, create_person, create_project, post
 from tests.support.stack import Stack
 
@@ -236,3 +237,18 @@ def test_health_and_ready(client: FlaskClient) -> None:
     ready = client.get("/ready")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"database": "ok", "read_database": "ok", "broker": "ok"}
+
+
+def test_reads_answer_while_a_writer_holds_the_embedded_database(sqlite_stack: Stack) -> None:
+    """SQLite has one writer, and every transaction there begins IMMEDIATE. Checking the
+    caller's token and reading a read model are single reads outside any transaction, so a
+    long write (a rebuild, a burst of commands) never makes them wait for its lock."""
+    app = make_app(sqlite_stack)
+    client, admin = app.test_client(), {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    create_client(client, admin, "Acme")
+    with sqlite_stack.databases.write.connect() as writer:
+        writer.exec_driver_sql("SELECT 1")  # the engine's BEGIN IMMEDIATE: the write lock
+        assert writer.in_transaction()
+        response = client.get("/api/v1/projects", headers=admin)
+        assert response.status_code == 200, response.get_json()
+    app.extensions["tally"].databases.dispose()
