@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from domain.store.db import PING_AFTER_IDLE_SECONDS, make_engine
 from domain.store.tables import clients
 from readmodels import engine
 from readmodels.registry import PROJECTIONS
@@ -71,3 +72,22 @@ def _caught_up(stack: Stack) -> bool:
 def _clients(stack: Stack) -> list[dict[str, Any]]:
     with stack.databases.write.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(clients).order_by(clients.c.name))]
+
+
+def test_a_pooled_connection_broken_by_a_restart_is_replaced_before_use() -> None:
+    """The pool pings only connections idle for PING_AFTER_IDLE_SECONDS or more: one that
+    the server's restart broke is found out at checkout and replaced, not handed to a
+    command to fail on."""
+    with PostgresServer() as server:
+        pool = make_engine(server.url)
+        try:
+            with pool.connect() as conn:
+                before = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            server.stop()
+            server.start()
+            time.sleep(PING_AFTER_IDLE_SECONDS)
+            with pool.connect() as conn:
+                after = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            assert after != before
+        finally:
+            pool.dispose()
