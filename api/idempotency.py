@@ -1,6 +1,7 @@
 """Idempotency-Key on POST: replay the stored response, refuse a different body (422), and
 refuse a retry while the first request is still running (409). Keys live in the write
-database, so every API process sees them, and are kept 24 hours.
+database, so every API process sees them, and are kept 24 hours: an older key is a new
+claim, whether or not beat's hourly purge has deleted it yet.
 """
 
 from __future__ import annotations
@@ -8,20 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 from flask import Flask, Response, g, request
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import current_caller
 from api.errors import Problem
 from domain.store.db import as_utc
+from domain.store.idempotency import KEEP_FOR
 from domain.store.tables import idempotency_keys
 
-KEEP_FOR = dt.timedelta(hours=24)
 # A claim older than this without a response belongs to a request that died mid-way.
 ABANDONED_AFTER = dt.timedelta(minutes=5)
 REPLAYED_HEADERS = ("ETag", "Location")
+RUNNING = "A request with this Idempotency-Key is still running."
 
 
 def _request_hash() -> str:
@@ -41,8 +44,6 @@ def claim(engine: Engine) -> Response | None:
     caller = current_caller()
     now = dt.datetime.now(dt.UTC)
     fingerprint = _request_hash()
-    with engine.begin() as conn:
-        conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now - KEEP_FOR))
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -60,6 +61,11 @@ def claim(engine: Engine) -> Response | None:
                 idempotency_keys.c.caller_id == caller.person_id, idempotency_keys.c.key == key
             )
         ).one()
+        claimed_at = as_utc(stored.created_at)
+        assert claimed_at is not None
+        if claimed_at <= now - KEEP_FOR:
+            _take_over(conn, stored, fingerprint, now)
+            return None
         if stored.request_hash != fingerprint:
             raise Problem(
                 422,
@@ -67,16 +73,9 @@ def claim(engine: Engine) -> Response | None:
                 errors={"Idempotency-Key": ["Reused with a different body."]},
             )
         if stored.status_code is None:
-            if as_utc(stored.created_at) > now - ABANDONED_AFTER:  # type: ignore[operator]
-                raise Problem(409, "A request with this Idempotency-Key is still running.")
-            conn.execute(
-                update(idempotency_keys)
-                .where(
-                    idempotency_keys.c.caller_id == caller.person_id, idempotency_keys.c.key == key
-                )
-                .values(created_at=now)
-            )
-            g.idempotency_key = key
+            if claimed_at > now - ABANDONED_AFTER:
+                raise Problem(409, RUNNING)
+            _take_over(conn, stored, fingerprint, now)
             return None
     body = stored.response_body
     response = Response(
@@ -86,6 +85,23 @@ def claim(engine: Engine) -> Response | None:
         response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _take_over(conn: Connection, stored: Row[Any], fingerprint: str, now: dt.datetime) -> None:
+    """Claim a stored key anew for this request: it expired, or its request died mid-way.
+    Only if nobody claimed it since it was read: two retries racing for it must not both run."""
+    claimed = conn.execute(
+        update(idempotency_keys)
+        .where(
+            idempotency_keys.c.caller_id == stored.caller_id,
+            idempotency_keys.c.key == stored.key,
+            idempotency_keys.c.created_at == stored.created_at,
+        )
+        .values(request_hash=fingerprint, created_at=now, status_code=None, response_body=None)
+    )
+    if claimed.rowcount != 1:
+        raise Problem(409, RUNNING)
+    g.idempotency_key = stored.key
 
 
 def store(engine: Engine, response: Response) -> Response:

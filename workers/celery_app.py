@@ -11,6 +11,7 @@ from domain.store.db import Databases
 from workers.delivery import Delivery, make_gate
 
 SWEEP_INTERVAL_SECONDS = 1.0
+IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
 # Longer than any retry delay, and than a catch-up task's time slice, so that Redis never
 # hands a running task to a second worker.
 VISIBILITY_TIMEOUT_SECONDS = 3600
@@ -60,6 +61,10 @@ def make_celery(settings: Settings) -> TallyCelery:
         broker_connection_timeout=2,
         beat_schedule={
             "sweep": {"task": "tally.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+            "purge idempotency keys": {
+                "task": "tally.purge_idempotency_keys",
+                "schedule": IDEMPOTENCY_PURGE_INTERVAL_SECONDS,
+            },
         },
         beat_sync_every=10,
         beat_schedule_filename=str(settings.home / "celerybeat-schedule"),

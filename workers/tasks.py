@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from domain.store.db import as_utc
+from domain.store.idempotency import purge_expired
 from readmodels import engine
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
@@ -143,6 +144,12 @@ def sweep(self: Task) -> dict[str, list[str]]:
             behind.append(name)
     self.app.delivery.wake(behind, head)
     return {"behind": behind, "rebuilding": outdated}
+
+
+@shared_task(bind=True, name="tally.purge_idempotency_keys", acks_late=True)
+def purge_idempotency_keys(self: Task) -> int:
+    """Delete the Idempotency-Key claims past their 24 hours."""
+    return purge_expired(self.app.databases.write)
 
 
 def _outdated(checkpoint: Any, version: int) -> bool:

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
+from domain.store.idempotency import purge_expired
 from domain.store.tables import event_log, idempotency_keys
 from tests.support.api import post
 from tests.support.stack import Stack
+from workers.celery_app import make_celery
 
 
 def events(stack: Stack) -> int:
@@ -483,3 +485,115 @@ def test_idempotency_key_replays_refuses_other_bodies_and_in_flight_retries(
     )
     assert replay.status_code == 403
     assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def claim_key(
+    stack: Stack,
+    caller: str,
+    key: str,
+    body: bytes,
+    age: dt.timedelta,
+    status: int | None = None,
+) -> None:
+    """Store an Idempotency-Key as a request made `age` ago left it."""
+    fingerprint = hashlib.sha256(b"POST /api/v1/time-entries\n" + body).hexdigest()
+    stored = {"body": {}, "mimetype": "application/json", "headers": {}}
+    response = None if status is None else stored
+    with stack.databases.write.begin() as conn:
+        conn.execute(
+            insert(idempotency_keys).values(
+                caller_id=uuid.UUID(caller),
+                key=key,
+                request_hash=fingerprint,
+                status_code=status,
+                response_body=response,
+                created_at=dt.datetime.now(dt.UTC) - age,
+            )
+        )
+
+
+def test_an_idempotency_key_past_its_24_hours_is_a_new_claim(
+    client: FlaskClient, org: dict[str, Any], stack: Stack
+) -> None:
+    """Whether or not beat's purge has deleted it yet, an expired key replays nothing and
+    refuses no other body: the request runs, and its own response is kept for replay."""
+    old = json.dumps(log_body(org, date="2026-12-01")).encode()
+    claim_key(stack, org["Ann"], "reused", old, dt.timedelta(hours=25), status=201)
+    headers = org["as_ann"] | {"Idempotency-Key": "reused"}
+    count = events(stack)
+    first = client.post("/api/v1/time-entries", json=log_body(org, hours=3), headers=headers)
+    assert first.status_code == 201, first.get_json()
+    assert "Idempotent-Replayed" not in first.headers
+    assert events(stack) == count + 1
+    again = client.post("/api/v1/time-entries", json=log_body(org, hours=3), headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert events(stack) == count + 1
+
+
+def test_an_abandoned_claim_is_taken_over(
+    client: FlaskClient, org: dict[str, Any], stack: Stack
+) -> None:
+    body = json.dumps(log_body(org, date="2026-12-02")).encode()
+    claim_key(stack, org["Ann"], "abandoned", body, dt.timedelta(minutes=6))
+    count = events(stack)
+    retry = client.post(
+        "/api/v1/time-entries",
+        data=body,
+        content_type="application/json",
+        headers=org["as_ann"] | {"Idempotency-Key": "abandoned"},
+    )
+    assert retry.status_code == 201, retry.get_json()
+    assert events(stack) == count + 1
+
+
+@pytest.mark.parametrize("stack", ["postgres"], indirect=True)  # SQLite: one writer at a time
+def test_of_two_retries_taking_over_a_claim_only_one_runs(
+    client: FlaskClient, org: dict[str, Any], stack: Stack
+) -> None:
+    """Another retry claims the abandoned key between this one's read of it and its update:
+    this one is refused with 409 and appends nothing."""
+    body = json.dumps(log_body(org, date="2026-12-03")).encode()
+    claim_key(stack, org["Ann"], "contested", body, dt.timedelta(minutes=6))
+    keys = idempotency_keys
+
+    def claimed_by_another_retry(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE idempotency_keys") and "created_at" in statement:
+            with stack.databases.write.connect() as other, other.begin():
+                other.execute(
+                    keys.update()
+                    .where(keys.c.key == "contested")
+                    .values(created_at=dt.datetime.now(dt.UTC))
+                )
+
+    engine = client.application.extensions["tally"].databases.write
+    count = events(stack)
+    event.listen(engine, "before_cursor_execute", claimed_by_another_retry)
+    try:
+        retry = client.post(
+            "/api/v1/time-entries",
+            data=body,
+            content_type="application/json",
+            headers=org["as_ann"] | {"Idempotency-Key": "contested"},
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", claimed_by_another_retry)
+    assert retry.status_code == 409, retry.get_json()
+    assert events(stack) == count
+
+
+def test_beat_purges_idempotency_keys_past_their_24_hours(
+    org: dict[str, Any], stack: Stack
+) -> None:
+    body = b"{}"
+    claim_key(stack, org["Ann"], "expired", body, dt.timedelta(hours=25), status=201)
+    claim_key(stack, org["Ann"], "kept", body, dt.timedelta(hours=23), status=201)
+    assert purge_expired(stack.databases.write) == 1
+    with stack.databases.write.connect() as conn:
+        left = set(conn.execute(select(idempotency_keys.c.key)).scalars())
+    assert left == {"kept"}
+    app = make_celery(stack.settings)
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "tally.purge_idempotency_keys" in scheduled
+    app.loader.import_default_modules()
+    assert "tally.purge_idempotency_keys" in app.tasks
