@@ -95,7 +95,10 @@ def ready() -> Any:
     """200 when the databases and the broker answer, else 503 naming what failed."""
     rt = runtime()
     checks: dict[str, str] = {}
-    for name, db_engine in (("database", rt.databases.write), ("read_database", rt.databases.read)):
+    for name, db_engine in (
+        ("database", rt.databases.write_autocommit),
+        ("read_database", rt.databases.read_autocommit),
+    ):
         try:
             with db_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

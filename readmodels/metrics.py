@@ -33,7 +33,7 @@ class ProjectionCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         rows = projection_status(self.databases)
-        with self.databases.read.connect() as conn:
+        with self.databases.read_autocommit.connect() as conn:
             counters = {
                 row.name: row
                 for row in conn.execute(

@@ -17,7 +17,7 @@ OPERATOR_LOCK_TIMEOUT = 30.0
 
 
 def list_parked(dbs: Databases, name: str, limit: int = 500) -> list[dict[str, Any]]:
-    with dbs.read.connect() as conn:
+    with dbs.read_autocommit.connect() as conn:
         rows = conn.execute(
             select(parked_events)
             .where(parked_events.c.projection == name)

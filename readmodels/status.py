@@ -19,14 +19,14 @@ STALLED_AFTER = dt.timedelta(seconds=30)
 def projection_status(databases: Databases) -> list[dict[str, Any]]:
     """Per projection: checkpoint, head, lag in events and seconds, parked, last error, status."""
     now = dt.datetime.now(dt.UTC)
-    with databases.read.connect() as read_conn:
+    with databases.read_autocommit.connect() as read_conn:
         checkpoints = {row.name: row for row in read_conn.execute(select(projection_checkpoints))}
         parked_counts = select(parked_events.c.projection, func.count()).group_by(
             parked_events.c.projection
         )
         parked = dict(read_conn.execute(parked_counts).all())
     rows = []
-    with databases.write.connect() as write_conn:
+    with databases.write_autocommit.connect() as write_conn:
         head = event_log.head_position(write_conn)
         for name, projection in PROJECTIONS.items():
             checkpoint = checkpoints[name]

@@ -130,7 +130,7 @@ def sweep(self: Task) -> dict[str, list[str]]:
     """Wake every projection behind the head; rebuild those whose projector version changed."""
     databases = self.app.databases
     head = engine.head_position(databases)
-    with databases.read.connect() as conn:
+    with databases.read_autocommit.connect() as conn:
         checkpoints = {row.name: row for row in conn.execute(select(projection_checkpoints))}
     behind, outdated = [], []
     for name, projection in PROJECTIONS.items():
@@ -163,7 +163,7 @@ def _outdated(checkpoint: Any, version: int) -> bool:
 
 
 def needs_rebuild(databases: Any, name: str) -> bool:
-    with databases.read.connect() as conn:
+    with databases.read_autocommit.connect() as conn:
         checkpoint = conn.execute(
             select(projection_checkpoints).where(projection_checkpoints.c.name == name)
         ).one()

@@ -239,16 +239,29 @@ def test_health_and_ready(client: FlaskClient) -> None:
     assert ready.get_json()["checks"] == {"database": "ok", "read_database": "ok", "broker": "ok"}
 
 
-def test_reads_answer_while_a_writer_holds_the_embedded_database(sqlite_stack: Stack) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects",
+        "/api/v1/ops/projections",
+        "/api/v1/ops/projections/utilization/parked",
+        "/metrics",
+        "/ready",
+    ],
+)
+def test_reads_answer_while_a_writer_holds_the_embedded_database(
+    sqlite_stack: Stack, path: str
+) -> None:
     """SQLite has one writer, and every transaction there begins IMMEDIATE. Checking the
-    caller's token and reading a read model are single reads outside any transaction, so a
-    long write (a rebuild, a burst of commands) never makes them wait for its lock."""
+    caller's token, reading a read model, the projections' status, the metrics and the
+    readiness probe are reads outside any transaction, so a long write (a rebuild, a burst
+    of commands) never makes them wait for its lock."""
     app = make_app(sqlite_stack)
     client, admin = app.test_client(), {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     create_client(client, admin, "Acme")
     with sqlite_stack.databases.write.connect() as writer:
         writer.exec_driver_sql("SELECT 1")  # the engine's BEGIN IMMEDIATE: the write lock
         assert writer.in_transaction()
-        response = client.get("/api/v1/projects", headers=admin)
-        assert response.status_code == 200, response.get_json()
+        response = client.get(path, headers=admin)
+        assert response.status_code == 200, response.get_data(as_text=True)
     app.extensions["tally"].databases.dispose()
