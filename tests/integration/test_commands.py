@@ -454,22 +454,8 @@ def test_idempotency_key_replays_refuses_other_bodies_and_in_flight_retries(
     assert mia.status_code == 201
     # A first request still running: its claim has no response yet.
     raw = json.dumps(log_body(org, date="2026-12-09")).encode()
-    fingerprint = hashlib.sha256(b"POST /api/v1/time-entries\n" + raw).hexdigest()
-    with stack.databases.write.begin() as conn:
-        conn.execute(
-            insert(idempotency_keys).values(
-                caller_id=uuid.UUID(org["Ann"]),
-                key="running",
-                request_hash=fingerprint,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
-    running = client.post(
-        "/api/v1/time-entries",
-        data=raw,
-        content_type="application/json",
-        headers=org["as_ann"] | {"Idempotency-Key": "running"},
-    )
+    claim_key(stack, org["Ann"], "running", raw, dt.timedelta(0))
+    running = log_as_ann(client, org, raw, "running")
     assert running.status_code == 409, running.get_json()
     assert events(stack) == count + 1  # only Mia's client
     refused = client.post(
@@ -485,6 +471,16 @@ def test_idempotency_key_replays_refuses_other_bodies_and_in_flight_retries(
     )
     assert replay.status_code == 403
     assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def log_as_ann(client: FlaskClient, org: dict[str, Any], body: bytes, key: str) -> Any:
+    """POST these exact bytes to /time-entries as Ann, with this Idempotency-Key."""
+    return client.post(
+        "/api/v1/time-entries",
+        data=body,
+        content_type="application/json",
+        headers=org["as_ann"] | {"Idempotency-Key": key},
+    )
 
 
 def claim_key(
@@ -537,12 +533,7 @@ def test_an_abandoned_claim_is_taken_over(
     body = json.dumps(log_body(org, date="2026-12-02")).encode()
     claim_key(stack, org["Ann"], "abandoned", body, dt.timedelta(minutes=6))
     count = events(stack)
-    retry = client.post(
-        "/api/v1/time-entries",
-        data=body,
-        content_type="application/json",
-        headers=org["as_ann"] | {"Idempotency-Key": "abandoned"},
-    )
+    retry = log_as_ann(client, org, body, "abandoned")
     assert retry.status_code == 201, retry.get_json()
     assert events(stack) == count + 1
 
@@ -570,12 +561,7 @@ def test_of_two_retries_taking_over_a_claim_only_one_runs(
     count = events(stack)
     event.listen(engine, "before_cursor_execute", claimed_by_another_retry)
     try:
-        retry = client.post(
-            "/api/v1/time-entries",
-            data=body,
-            content_type="application/json",
-            headers=org["as_ann"] | {"Idempotency-Key": "contested"},
-        )
+        retry = log_as_ann(client, org, body, "contested")
     finally:
         event.remove(engine, "before_cursor_execute", claimed_by_another_retry)
     assert retry.status_code == 409, retry.get_json()
