@@ -130,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     token = admin_sub.add_parser("create-token", help="print a new token for a person")
     token.add_argument("--email", required=True)
 
-    demo = sub.add_parser("demo-data", help="fill the system with realistic data")
+    demo = sub.add_parser(
+        "demo-data",
+        help="fill the system with a realistic firm; its people and weeks grow with --entries",
+    )
     demo.add_argument("--projects", type=int, default=12)
     demo.add_argument("--entries", type=int, default=400)
 
@@ -198,7 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "admin":
         print(create_token(settings, args.email))
     elif args.command == "demo-data":
-        print(json.dumps(demo_data(settings, args.projects, args.entries)))
+        from api.demo import DemoDataError
+
+        try:
+            print(json.dumps(demo_data(settings, args.projects, args.entries)))
+        except DemoDataError as error:
+            raise SystemExit(f"tally demo-data: {error}") from None
     elif args.command == "projections":
         return projections_command(settings, args)
     return 0
