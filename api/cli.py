@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def projections_command(settings: Settings, args: argparse.Namespace) -> int:
-    from readmodels import parking
+    from readmodels import audit, parking
     from readmodels.rebuild import rebuild
     from readmodels.registry import PROJECTIONS
     from readmodels.status import projection_status
@@ -230,6 +230,7 @@ def projections_command(settings: Settings, args: argparse.Namespace) -> int:
             for row in projection_status(databases):
                 print(json.dumps(row, default=str))
         elif action == "rebuild":
+            audit.record(databases, name, "rebuild", actor, {})
             result = rebuild(databases, PROJECTIONS[name])
             print(
                 f"rebuilt {result.projection}: {result.events} events to position "

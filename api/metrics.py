@@ -18,7 +18,11 @@ from prometheus_client import (
 )
 from prometheus_client.registry import REGISTRY
 
+from api.errors import Problem
+from domain.errors import DomainError
+from readmodels.drift import DriftCollector
 from readmodels.metrics import ProjectionCollector
+from workers.queue_depth import QueueDepthCollector
 
 blp = Blueprint("metrics", __name__)
 
@@ -33,11 +37,19 @@ COMMAND_SECONDS = Histogram(
 
 @contextmanager
 def measured(command: str) -> Iterator[None]:
+    """Count a command as `ok`, `rejected` (the caller's mistake: a 4xx) or `error` (a 5xx,
+    which the command error-rate alert watches)."""
     started = time.perf_counter()
     outcome = "error"
     try:
         yield
         outcome = "ok"
+    except DomainError:
+        outcome = "rejected"
+        raise
+    except Problem as problem:
+        outcome = "rejected" if problem.status < 500 else "error"
+        raise
     finally:
         COMMANDS.labels(command, outcome).inc()
         COMMAND_SECONDS.labels(command).observe(time.perf_counter() - started)
@@ -52,6 +64,9 @@ def metrics() -> Response:
     else:
         processes = REGISTRY
     projections = CollectorRegistry()
-    projections.register(ProjectionCollector(current_app.extensions["tally"].databases))
+    tally = current_app.extensions["tally"]
+    projections.register(ProjectionCollector(tally.databases))
+    projections.register(DriftCollector(tally.databases))
+    projections.register(QueueDepthCollector(tally.celery))
     body = generate_latest(processes) + generate_latest(projections)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

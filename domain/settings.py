@@ -19,6 +19,8 @@ class Settings:
     projection_max_attempts: int = 5
     projection_retry_base: float = 0.5
     projection_linger: float = 0.004
+    verify_interval: float = 3600.0
+    verify_max_rows: int = 200_000
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -37,6 +39,8 @@ class Settings:
             projection_max_attempts=int(env.get("TALLY_PROJECTION_MAX_ATTEMPTS", "5")),
             projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
             projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
+            verify_interval=float(env.get("TALLY_VERIFY_INTERVAL", "3600")),
+            verify_max_rows=int(env.get("TALLY_VERIFY_MAX_ROWS", "200000")),
             home=home,
         )
 

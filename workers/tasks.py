@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from domain.store.db import as_utc
 from domain.store.idempotency import purge_expired
 from readmodels import engine
+from readmodels.drift import periodic_verify
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import projection_checkpoints
@@ -152,6 +153,13 @@ def sweep(self: Task) -> dict[str, list[str]]:
 def purge_idempotency_keys(self: Task) -> int:
     """Delete the Idempotency-Key claims past their 24 hours."""
     return purge_expired(self.app.databases.write)
+
+
+@shared_task(bind=True, name="tally.verify", acks_late=True)
+def verify_read_models(self: Task) -> dict[str, int]:
+    """Verify every read model against the write tables and keep the drift for /metrics."""
+    results = periodic_verify(self.app.databases, self.app.settings.verify_max_rows)
+    return {result["projection"]: result["drift_rows"] for result in results}
 
 
 def _outdated(checkpoint: Any, version: int) -> bool:
