@@ -51,13 +51,15 @@ from typing import Any
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.transport.base import to_rabbitmq_queue_arguments
-from kombu.transport.virtual.base import Empty
+from kombu.transport.virtual.base import BrokerState, Empty, queue_declare_ok_t
 from kombu.utils.json import dumps, loads
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
 SCHEME = "tallyfs"
+DEFAULT_FOLDER = ".tally/broker"
+_STATES: dict[str, BrokerState] = {}
 NAME_PATTERN = re.compile(r"\A[A-Za-z0-9._@-]+\Z")
 MAINTENANCE_INTERVAL_SECONDS = 2.0
 TOUCH_INTERVAL_SECONDS = 0.5
@@ -149,7 +151,7 @@ class Channel(filesystem.Channel):
 
     @cached_property
     def root(self) -> Path:
-        root = Path(self.transport_options.get("broker_folder", ".tally/broker"))
+        root = Path(self.transport_options.get("broker_folder", DEFAULT_FOLDER))
         for folder in ("tmp", "queues", "claims", "control", "unreadable"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         return root
@@ -295,6 +297,14 @@ class Channel(filesystem.Channel):
         return len(self._listing(queue))
 
     # Declarations, bindings and expiry
+
+    def queue_declare(self, queue: str | None = None, passive: bool = False, **kwargs: Any) -> Any:
+        """A passive declaration (a depth probe, say) only looks: it writes no declaration."""
+        if passive and queue:
+            if not self._queue_folder(queue).is_dir():
+                raise ChannelError(f"NOT_FOUND - no queue {queue!r}")
+            return queue_declare_ok_t(queue, self._size(queue), 0)
+        return super().queue_declare(queue, passive, **kwargs)
 
     def prepare_queue_arguments(self, arguments: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return to_rabbitmq_queue_arguments(arguments, **kwargs)
@@ -449,6 +459,14 @@ class Transport(filesystem.Transport):
     Channel = Channel
     driver_type = SCHEME
     driver_name = SCHEME
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # kombu caches declared exchanges and bindings in one state per process (the stock
+        # transport's `global_state`) and skips a bind it has seen: one state per broker
+        # folder, so that a process using two folders binds in each.
+        folder = client.transport_options.get("broker_folder", DEFAULT_FOLDER)
+        self.state = _STATES.setdefault(str(Path(folder).resolve()), BrokerState())
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
         """Polls in short slices. A Celery worker's consumer loop drains with a 2 s timeout and

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import ChannelError
 
 from tests.support.stack import ROOT
 from workers import filesystem_broker
@@ -163,3 +164,20 @@ def test_a_gone_consumers_fanout_queue_expires_and_stops_receiving(tmp_path: Pat
     assert not (tmp_path / "queues" / "events.gone").exists()
     assert [body["n"] for body in bodies] == list(range(30))
     assert list((tmp_path / "queues" / "events.live").iterdir()) == []
+
+
+def test_a_passive_declaration_counts_without_declaring(tmp_path: Path):
+    queue = Queue("work", Exchange("work"), routing_key="work")
+    with connect(tmp_path) as connection:
+        channel = connection.default_channel
+        with pytest.raises(ChannelError):
+            channel.queue_declare("missing", passive=True)
+        Producer(channel).publish(
+            {"n": 1}, exchange=queue.exchange, routing_key="work", declare=[queue]
+        )
+        declaration = tmp_path / "control" / "work.queue"
+        written = declaration.stat().st_mtime_ns
+        time.sleep(0.01)
+        assert channel.queue_declare("work", passive=True).message_count == 1
+    assert declaration.stat().st_mtime_ns == written
+    assert not (tmp_path / "queues" / "missing").exists()
