@@ -68,6 +68,7 @@ DRAIN_SLICE_SECONDS = 0.2
 UNREADABLE_MESSAGES = Counter(
     "tally_broker_unreadable_messages",
     "Messages of the embedded broker that could not be decoded and were set aside",
+    ["queue"],
 )
 
 
@@ -253,7 +254,7 @@ class Channel(filesystem.Channel):
             payload = loads(claimed.read_bytes())
             payload["properties"]["delivery_tag"]
         except (ValueError, KeyError, TypeError) as error:
-            UNREADABLE_MESSAGES.inc()
+            UNREADABLE_MESSAGES.labels(claimed.parent.name).inc()
             aside = self.root / "unreadable" / claimed.name
             log.error("broker: unreadable message %s set aside as %s: %r", claimed, aside, error)
             os.replace(claimed, aside)

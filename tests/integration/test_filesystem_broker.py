@@ -122,7 +122,8 @@ def connect(folder: Path) -> Connection:
 
 def test_an_unreadable_message_is_set_aside_counted_and_consuming_goes_on(tmp_path: Path):
     queue = Queue("work", Exchange("work"), routing_key="work")
-    before = UNREADABLE_MESSAGES._value.get()
+    unreadable = UNREADABLE_MESSAGES.labels("work")
+    before = unreadable._value.get()
     with connect(tmp_path) as connection:
         producer = Producer(connection.default_channel)
         producer.publish({"n": 1}, exchange=queue.exchange, routing_key="work", declare=[queue])
@@ -137,7 +138,7 @@ def test_an_unreadable_message_is_set_aside_counted_and_consuming_goes_on(tmp_pa
     assert [p.name for p in (tmp_path / "unreadable").iterdir()] == [
         "00000000000000000001-torn.msg"
     ]
-    assert UNREADABLE_MESSAGES._value.get() == before + 1
+    assert unreadable._value.get() == before + 1
 
 
 def test_a_gone_consumers_fanout_queue_expires_and_stops_receiving(tmp_path: Path):
