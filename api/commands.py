@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 
 from api.access import (
     require_entry_approver,
@@ -16,6 +15,7 @@ from api.access import (
 )
 from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
+from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
     AddMemberSchema,

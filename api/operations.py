@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import text
 
 from api.auth import current_caller, require_role
 from api.errors import Problem, problem_response
 from api.fields import UtcDateTime
+from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import BodySchema, QuerySchema
 from readmodels import audit, parking

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import Connection
 
 from api.auth import current_caller, require_role
 from api.errors import Problem
+from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
     BudgetBurnPageSchema,
