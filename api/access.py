@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from api.auth import Caller
 from api.errors import Problem
+from domain import errors
 from domain.store import tables
 
 
@@ -38,6 +39,16 @@ def project_team(engine: Engine, project_id: uuid.UUID) -> ProjectTeam | None:
 
 def can_see_project(caller: Caller, team: ProjectTeam) -> bool:
     return caller.role in ("admin", "manager") or team.includes(caller.person_id)
+
+
+def require_visible_project(engine: Engine, caller: Caller, project_id: uuid.UUID) -> None:
+    """A project the caller may not read is answered as if it did not exist (the answer a
+    command gives for a missing project), so that no error names it or tells its state."""
+    if caller.role != "member":
+        return
+    team = project_team(engine, project_id)
+    if team is None or not can_see_project(caller, team):
+        raise errors.InvalidReference("project_id", f"no project {project_id}")
 
 
 def require_project_manager(engine: Engine, caller: Caller, project_id: uuid.UUID) -> None:

@@ -12,6 +12,7 @@ from api.access import (
     require_entry_approver,
     require_entry_owner,
     require_project_manager,
+    require_visible_project,
     task_project,
 )
 from api.auth import current_caller, hash_token, new_token, require_role
@@ -292,6 +293,7 @@ def log_time(body: dict[str, Any]) -> Response:
     caller = current_caller()
     if not caller.is_admin and body["person_id"] != caller.person_id:
         raise Problem(403, "Log time for yourself (only an admin logs time for others).")
+    require_visible_project(write_engine(), caller, body["project_id"])
     outcome, _ = runtime().execute(
         commands.LogTime(
             project_id=body["project_id"],

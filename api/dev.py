@@ -13,9 +13,8 @@ from types import FrameType
 
 from sqlalchemy import select
 
-from api.auth import new_token
-from api.cli import create_token, db_upgrade, prepare_metrics_folder
-from api.runtime import ADMIN_EMAIL
+from api.auth import stored_dev_token
+from api.cli import db_upgrade, prepare_metrics_folder
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
@@ -31,20 +30,9 @@ def _die_with_parent() -> None:
 
 
 def _admin_token(settings: Settings) -> str:
-    """The admin token to print: TALLY_ADMIN_TOKEN, or a fresh one for the first admin."""
-    if settings.admin_token:
-        return settings.admin_token
-    databases = Databases(settings.database_url, settings.read_database_url)
-    try:
-        with databases.write.connect() as conn:
-            has_admin = conn.execute(
-                select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
-            ).first()
-    finally:
-        databases.dispose()
-    if has_admin:
-        return create_token(settings, ADMIN_EMAIL)
-    return new_token()
+    """TALLY_ADMIN_TOKEN, or the dev token kept in `.tally/`: the API makes it the first
+    admin's environment token, so every start prints the same one."""
+    return settings.admin_token or stored_dev_token(settings.ensure_home())
 
 
 def _is_empty(settings: Settings) -> bool:

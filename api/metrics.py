@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,6 +19,8 @@ from prometheus_client import (
 )
 from prometheus_client.registry import REGISTRY
 
+from api.errors import problem_response
+from domain.settings import Settings
 from readmodels.metrics import ProjectionCollector
 
 blp = Blueprint("metrics", __name__)
@@ -41,6 +44,31 @@ def measured(command: str) -> Iterator[None]:
     finally:
         COMMANDS.labels(command, outcome).inc()
         COMMAND_SECONDS.labels(command).observe(time.perf_counter() - started)
+
+
+def on_metrics_port(settings: Settings) -> bool:
+    """Whether this request came in on TALLY_METRICS_PORT (gunicorn sets SERVER_PORT from the
+    socket it accepted on, not from the Host header)."""
+    return request.environ.get("SERVER_PORT") == str(settings.metrics_port)
+
+
+def guard(settings: Settings) -> Response | None:
+    """With TALLY_METRICS_PORT, /metrics answers only on that port and nothing else does;
+    with TALLY_METRICS_TOKEN, /metrics needs it as a bearer token."""
+    if settings.metrics_port and on_metrics_port(settings) != (request.path == "/metrics"):
+        return problem_response(404, "Not found.")
+    if request.path != "/metrics" or not settings.metrics_token:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), settings.metrics_token.encode()
+    ):
+        return None
+    return problem_response(
+        401,
+        "/metrics needs 'Authorization: Bearer <TALLY_METRICS_TOKEN>'.",
+        headers={"WWW-Authenticate": 'Bearer realm="tally-metrics"'},
+    )
 
 
 @blp.get("/metrics")
