@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.errors import Problem
 from domain.store import tables
-from domain.store.db import as_utc, is_sqlite, set_sqlite_busy_timeout
+from domain.store.db import SQLITE_BUSY_TIMEOUT_MS, as_utc, is_sqlite, set_sqlite_busy_timeout
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,16 @@ def find_caller(engine: Engine, token: str) -> Caller | None:
 
 def _touch(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> None:
     """Record the use; informational, so a busy embedded database skips it rather than wait."""
+    sqlite = is_sqlite(conn.engine)
+    if sqlite:
+        set_sqlite_busy_timeout(conn, LAST_USED_LOCK_WAIT_MS)
     try:
-        if is_sqlite(conn.engine):
-            set_sqlite_busy_timeout(conn, LAST_USED_LOCK_WAIT_MS)
         conn.execute(TOUCH_TOKEN, {"token_id": token_id, "now": now})
     except OperationalError as error:
         log.info("token use not recorded: %s", str(error).splitlines()[0])
+    finally:
+        if sqlite:
+            set_sqlite_busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
 
 
 def authenticate(engine: Engine) -> None:
