@@ -119,9 +119,13 @@ def prepare_metrics_folder(settings: Settings, clean: bool) -> None:
 
 
 def serve(settings: Settings, bind: str, port: int, workers: int, threads: int) -> None:
+    import gunicorn
+
     binds = ["--bind", f"{bind}:{port}"]
     if settings.metrics_port:
         binds += ["--bind", f"{bind}:{settings.metrics_port}"]
+    # gunicorn 25.1 added a control socket (in the home folder) that nothing here uses.
+    no_control = ["--no-control-socket"] if gunicorn.version_info >= (25, 1) else []
     os.execvp(
         sys.executable,
         [
@@ -129,6 +133,7 @@ def serve(settings: Settings, bind: str, port: int, workers: int, threads: int) 
             "-m",
             "gunicorn",
             *binds,
+            *no_control,
             "--workers",
             str(workers),
             "--worker-class",

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def secret(env: Mapping[str, str], name: str) -> str | None:
@@ -14,6 +15,17 @@ def secret(env: Mapping[str, str], name: str) -> str | None:
     if path:
         return Path(path).read_text().strip() or None
     return env.get(name) or None
+
+
+def with_password(url: str, password: str | None) -> str:
+    """The URL with this password (for a user named in the URL), when one is given."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -38,12 +50,21 @@ class Settings:
         env = os.environ if environ is None else environ
         cwd = Path(env.get("TALLY_HOME_DIR", os.getcwd()))
         home = cwd / ".tally"
-        database_url = secret(env, "TALLY_DATABASE_URL") or f"sqlite:///{cwd / 'tally.db'}"
+        database_password = secret(env, "TALLY_DATABASE_PASSWORD")
+        database_url = with_password(
+            secret(env, "TALLY_DATABASE_URL") or f"sqlite:///{cwd / 'tally.db'}", database_password
+        )
+        read_database_url = secret(env, "TALLY_READ_DATABASE_URL")
         metrics_port = env.get("TALLY_METRICS_PORT")
         return cls(
             database_url=database_url,
-            read_database_url=secret(env, "TALLY_READ_DATABASE_URL") or database_url,
-            broker_url=secret(env, "TALLY_BROKER_URL") or "filesystem://",
+            read_database_url=with_password(read_database_url, database_password)
+            if read_database_url
+            else database_url,
+            broker_url=with_password(
+                secret(env, "TALLY_BROKER_URL") or "filesystem://",
+                secret(env, "TALLY_BROKER_PASSWORD"),
+            ),
             admin_token=secret(env, "TALLY_ADMIN_TOKEN"),
             min_position_waiters=int(env.get("TALLY_MIN_POSITION_WAITERS", "2")),
             metrics_token=secret(env, "TALLY_METRICS_TOKEN"),
