@@ -76,7 +76,7 @@ def token_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.admin_command == "list-tokens":
             with databases.write.connect() as conn:
                 person_id = _person_id(conn, args.email)
-            for token in list_tokens(databases.write, person_id):
+            for token in list_tokens(databases.write_autocommit, person_id):
                 print(json.dumps(token, default=str))
             return 0
         if args.id:

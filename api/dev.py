@@ -149,7 +149,7 @@ Tally is running on the embedded default (database {settings.database_url}).
   Projections:  {base}/api/v1/ops/projections   (or: tally projections status)
   Admin token:  {token}
   Try:          curl -H 'Authorization: Bearer {token}' {base}/api/v1/ops/projections
-  Flower:       celery -A workers flower --port=5555  (then open http://127.0.0.1:5555)
+  Flower:       see README.md, "Flower" (a login, on 127.0.0.1 only)
 Press Ctrl-C to stop api, worker and beat.
 """,
         flush=True,

@@ -40,7 +40,7 @@ def _existing_person(person_id: uuid.UUID) -> uuid.UUID:
 @blp.response(200, TokenListSchema)
 def my_tokens() -> dict[str, Any]:
     """The caller's tokens: id, name, creation, last use and expiry (never the secret)."""
-    return {"items": list_tokens(runtime().databases.write, current_caller().person_id)}
+    return {"items": list_tokens(runtime().databases.write_autocommit, current_caller().person_id)}
 
 
 @blp.route("/me/tokens/<uuid:token_id>", methods=["DELETE"])
@@ -56,7 +56,7 @@ def revoke_my_token(token_id: uuid.UUID) -> Response:
 def person_tokens(person_id: uuid.UUID) -> dict[str, Any]:
     """A person's tokens (admin)."""
     require_role("admin")
-    return {"items": list_tokens(runtime().databases.write, _existing_person(person_id))}
+    return {"items": list_tokens(runtime().databases.write_autocommit, _existing_person(person_id))}
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["POST"])

@@ -196,6 +196,20 @@ def test_a_member_logging_on_a_project_they_cannot_see_learns_nothing_about_it(
     assert client.post("/api/v1/time-entries", json=on_team, headers=ann).status_code == 409
 
 
+def test_a_member_naming_a_task_of_a_project_they_cannot_see_learns_nothing_about_it(
+    client: FlaskClient, admin: dict[str, str], team: dict[str, Any]
+) -> None:
+    task_id = post(client, f"/projects/{team['secret']}/tasks", {"name": "Design"}, admin)["id"]
+    hidden = client.post(f"/api/v1/tasks/{task_id}/complete", headers=bearer(team["ned"]["token"]))
+    assert hidden.status_code == 404
+    assert hidden.get_json()["detail"] == f"No task {task_id}."
+    assert team["secret"] not in hidden.get_data(as_text=True)
+    on_team = client.post(f"/api/v1/tasks/{task_id}/complete", headers=bearer(team["ann"]["token"]))
+    assert on_team.status_code == 403
+    missing = client.post(f"/api/v1/tasks/{uuid.uuid4()}/complete", headers=admin)
+    assert missing.status_code == 404
+
+
 def test_security_headers(client: FlaskClient, admin: dict[str, str]) -> None:
     for path, headers in (
         ("/api/v1/me/tokens", admin),
