@@ -53,8 +53,10 @@ def create_token(
     settings: Settings, email: str, name: str = "cli", expires_in: str | None = None
 ) -> str:
     """Issue a new token for the person with this email."""
-    from api.auth import issue_token, parse_duration
+    from api.auth import ENVIRONMENT_TOKEN_NAME, issue_token, parse_duration
 
+    if name == ENVIRONMENT_TOKEN_NAME:
+        raise SystemExit(f"tally: --name {name} is reserved for the TALLY_ADMIN_TOKEN token")
     try:
         lifetime = parse_duration(expires_in) if expires_in else None
     except ValueError as error:

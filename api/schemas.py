@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from api.auth import ENVIRONMENT_TOKEN_NAME
 from api.fields import Hours, Money, UtcDateTime
 
 # PostgreSQL text cannot hold NUL, and no name or note needs a control character.
@@ -94,6 +95,9 @@ class TokenSchema(Schema):
         allow_none=True, metadata={"description": "Recorded to within a minute."}
     )
     expires_at = UtcDateTime(allow_none=True)
+    current = fields.Boolean(
+        required=True, metadata={"description": "The token this request was made with."}
+    )
 
 
 class TokenListSchema(Schema):
@@ -101,7 +105,14 @@ class TokenListSchema(Schema):
 
 
 class CreateTokenSchema(BodySchema):
-    name = fields.String(required=True, validate=validate.And(Name, validate.Length(max=100)))
+    name = fields.String(
+        required=True,
+        validate=validate.And(
+            Name,
+            validate.Length(max=100),
+            validate.NoneOf([ENVIRONMENT_TOKEN_NAME], error="This name is reserved."),
+        ),
+    )
     expires_in_days = fields.Integer(
         load_default=None,
         allow_none=True,

@@ -26,6 +26,12 @@ def _revoke(token_id: uuid.UUID, person_id: uuid.UUID) -> Response:
     return Response(status=204)
 
 
+def _listed(person_id: uuid.UUID) -> dict[str, Any]:
+    caller = current_caller()
+    items = list_tokens(runtime().databases.write_autocommit, person_id)
+    return {"items": [item | {"current": item["id"] == caller.token_id} for item in items]}
+
+
 def _existing_person(person_id: uuid.UUID) -> uuid.UUID:
     with runtime().databases.write_autocommit.connect() as conn:
         found = conn.execute(
@@ -40,7 +46,7 @@ def _existing_person(person_id: uuid.UUID) -> uuid.UUID:
 @blp.response(200, TokenListSchema)
 def my_tokens() -> dict[str, Any]:
     """The caller's tokens: id, name, creation, last use and expiry (never the secret)."""
-    return {"items": list_tokens(runtime().databases.write_autocommit, current_caller().person_id)}
+    return _listed(current_caller().person_id)
 
 
 @blp.route("/me/tokens/<uuid:token_id>", methods=["DELETE"])
@@ -56,7 +62,7 @@ def revoke_my_token(token_id: uuid.UUID) -> Response:
 def person_tokens(person_id: uuid.UUID) -> dict[str, Any]:
     """A person's tokens (admin)."""
     require_role("admin")
-    return {"items": list_tokens(runtime().databases.write_autocommit, _existing_person(person_id))}
+    return _listed(_existing_person(person_id))
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["POST"])
@@ -81,6 +87,7 @@ def create_person_token(body: dict[str, Any], person_id: uuid.UUID) -> Response:
                 "created_at": issued.created_at,
                 "last_used_at": None,
                 "expires_at": issued.expires_at,
+                "current": False,
                 "token": issued.token,
             }
         )

@@ -51,8 +51,9 @@ def test_an_owner_lists_and_revokes_tokens_and_never_sees_a_secret(
     mine = client.get("/api/v1/me/tokens", headers=bearer(ann["token"]))
     assert mine.status_code == 200
     [first] = mine.get_json()["items"]
-    assert set(first) == {"id", "name", "created_at", "last_used_at", "expires_at"}
+    assert set(first) == {"id", "name", "created_at", "last_used_at", "expires_at", "current"}
     assert first["name"] == "first token"
+    assert first["current"] is True
     assert first["last_used_at"] is not None  # this very request used it
     assert first["expires_at"] is None
     assert ann["token"] not in mine.get_data(as_text=True)
@@ -73,6 +74,7 @@ def test_an_owner_lists_and_revokes_tokens_and_never_sees_a_secret(
 
     listed = client.get(f"/api/v1/people/{ann['id']}/tokens", headers=admin).get_json()["items"]
     assert [t["name"] for t in listed] == ["first token", "laptop"]
+    assert not any(t["current"] for t in listed)  # the admin's own token is not among them
     # A member may not see or revoke anyone else's tokens.
     ned = bearer(team["ned"]["token"])
     assert client.get(f"/api/v1/people/{ann['id']}/tokens", headers=ned).status_code == 403
@@ -112,7 +114,10 @@ def test_an_expired_token_is_refused(
     assert client.get("/api/v1/me/tokens", headers=bearer(team["ann"]["token"])).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{"name": ""}, {"name": "x", "expires_in_days": 0}, {}])
+@pytest.mark.parametrize(
+    "body",
+    [{"name": ""}, {"name": "x", "expires_in_days": 0}, {}, {"name": "TALLY_ADMIN_TOKEN"}],
+)
 def test_a_bad_token_request_is_422_and_creates_nothing(
     client: FlaskClient, admin: dict[str, str], body: dict[str, Any], stack: Stack
 ) -> None:
