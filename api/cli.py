@@ -188,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", type=uuid.UUID, help="the token's id")
     which.add_argument("--email", help="revoke every token of this person")
 
-    demo = sub.add_parser("demo-data", help="fill the system with realistic data")
+    demo = sub.add_parser(
+        "demo-data",
+        help="fill the system with a realistic firm; its people and weeks grow with --entries",
+    )
     demo.add_argument("--projects", type=int, default=12)
     demo.add_argument("--entries", type=int, default=400)
 
@@ -258,7 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return token_command(settings, args)
         print(create_token(settings, args.email, args.name, args.expires_in))
     elif args.command == "demo-data":
-        print(json.dumps(demo_data(settings, args.projects, args.entries)))
+        from api.demo import DemoDataError
+
+        try:
+            print(json.dumps(demo_data(settings, args.projects, args.entries)))
+        except DemoDataError as error:
+            raise SystemExit(f"tally demo-data: {error}") from None
     elif args.command == "projections":
         return projections_command(settings, args)
     return 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from domain import commands, handlers
 from domain.handlers import Outcome
@@ -78,6 +80,32 @@ PROJECT_KINDS = [
 ]
 
 
+MAX_ENTRIES = 100_000
+# One entry per person and working day on average: a day holds 10 hours, an entry about 4.5,
+# so the loop below rarely meets a full day.
+ENTRIES_PER_PERSON_DAY = 1.0
+MIN_WEEKS, MAX_WEEKS = 6, 52
+MIN_MEMBERS = 12
+
+
+class DemoDataError(ValueError):
+    """Asked for a firm the demo cannot build."""
+
+
+@dataclass(frozen=True)
+class FirmSize:
+    managers: int
+    members: int
+    weeks: int
+
+    @classmethod
+    def for_entries(cls, entries: int) -> FirmSize:
+        """Weeks grow with the entries first (up to a year), then people."""
+        weeks = min(max(MIN_WEEKS, math.ceil(entries / (MIN_MEMBERS * 5))), MAX_WEEKS)
+        members = max(MIN_MEMBERS, math.ceil(entries / (weeks * 5 * ENTRIES_PER_PERSON_DAY)))
+        return cls(managers=max(4, members // 4), members=members, weeks=weeks)
+
+
 def create_demo_data(
     databases: Databases,
     *,
@@ -87,7 +115,16 @@ def create_demo_data(
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> dict[str, int]:
     """A consulting firm: clients, managers, members, projects with teams and tasks, and
-    several weeks of logged time, some approved, some rejected and amended."""
+    `entries` time entries over recent weeks, some approved, some rejected and amended. The
+    people and the weeks grow with `entries`, so that every entry fits in a working day."""
+    if projects < 1:
+        raise DemoDataError("a demo firm needs at least one project")
+    if not 0 <= entries <= MAX_ENTRIES:
+        raise DemoDataError(
+            f"demo data holds 0 to {MAX_ENTRIES:,} entries (each goes through the command "
+            "handlers); the benchmark's firm loader builds larger firms"
+        )
+    size = FirmSize.for_entries(entries)
     rng = random.Random(seed)
     run = uuid.uuid4().hex[:6]
 
@@ -114,12 +151,45 @@ def create_demo_data(
             )
         ).id
 
-    managers = [person("manager", i) for i in range(4)]
-    members = [person("member", i) for i in range(12)]
+    managers = [person("manager", i) for i in range(size.managers)]
+    members = [person("member", i) for i in range(size.members)]
     today = dt.date.today()
-    teams: dict[uuid.UUID, tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]] = {}
-    for index in range(projects):
-        start = today - dt.timedelta(days=rng.randint(30, 120))
+    first_day = today - dt.timedelta(weeks=size.weeks)
+    teams = _staff_projects(execute, rng, client_ids, managers, members, projects, first_day)
+    logged = _log_weeks(execute, rng, teams, entries, first_day, today)
+    return {
+        "clients": len(client_ids),
+        "people": len(managers) + len(members),
+        "projects": projects,
+        "entries": logged,
+        "weeks": size.weeks,
+    }
+
+
+@dataclass(frozen=True)
+class Team:
+    manager: uuid.UUID
+    members: list[uuid.UUID]
+    tasks: list[uuid.UUID]
+
+
+def _staff_projects(
+    execute: Callable[[commands.Command], Outcome],
+    rng: random.Random,
+    client_ids: list[uuid.UUID],
+    managers: list[uuid.UUID],
+    members: list[uuid.UUID],
+    projects: int,
+    first_day: dt.date,
+) -> dict[uuid.UUID, Team]:
+    """Projects that started before the first logged day, each with two to five members;
+    every member is on at least one project."""
+    staffing = [rng.sample(members, min(len(members), rng.randint(2, 5))) for _ in range(projects)]
+    for index, member in enumerate(m for m in members if not any(m in t for t in staffing)):
+        staffing[index % projects].append(member)
+    teams: dict[uuid.UUID, Team] = {}
+    for index, team in enumerate(staffing):
+        start = first_day - dt.timedelta(days=rng.randint(0, 60))
         manager = rng.choice(managers)
         project_id = execute(
             commands.CreateProject(
@@ -127,12 +197,11 @@ def create_demo_data(
                 client_id=rng.choice(client_ids),
                 manager_id=manager,
                 start_date=start,
-                end_date=start + dt.timedelta(days=rng.randint(90, 240)),
+                end_date=dt.date.today() + dt.timedelta(days=rng.randint(30, 240)),
                 budget_cents=rng.choice([25_000, 50_000, 80_000, 120_000]) * 100,
                 default_bill_rate_cents=rng.choice([None, 10_000, 14_000]),
             )
         ).id
-        team = rng.sample(members, rng.randint(2, 5))
         for member in team:
             execute(
                 commands.AddMember(
@@ -152,36 +221,39 @@ def create_demo_data(
             ).id
             for name in rng.sample(TASKS, 3)
         ]
-        teams[project_id] = (manager, team, task_ids)
-    logged = _log_weeks(execute, rng, teams, entries, today)
-    return {
-        "clients": len(client_ids),
-        "people": len(managers) + len(members),
-        "projects": projects,
-        "entries": logged,
-    }
+        teams[project_id] = Team(manager, team, task_ids)
+    return teams
 
 
 def _log_weeks(
     execute: Callable[[commands.Command], Outcome],
     rng: random.Random,
-    teams: dict[uuid.UUID, tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]],
+    teams: dict[uuid.UUID, Team],
     entries: int,
+    first_day: dt.date,
     today: dt.date,
 ) -> int:
-    """Log entries on recent weekdays; approve most, reject a few and amend some of those."""
-    logged = 0
+    """Log entries on weekdays from first_day to today, spread evenly over the people; approve
+    most of those older than a week, reject a few and amend some of those."""
+    projects_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for project_id, team in teams.items():
+        for member in team.members:
+            projects_of.setdefault(member, []).append(project_id)
+    people = sorted(projects_of)
+    workdays = [
+        first_day + dt.timedelta(days=offset)
+        for offset in range((today - first_day).days + 1)
+        if (first_day + dt.timedelta(days=offset)).weekday() < 5
+    ]
     day_totals: dict[tuple[uuid.UUID, dt.date], int] = {}
-    projects = list(teams)
-    attempts = 0
-    while logged < entries and attempts < entries * 3:
+    logged = attempts = 0
+    while logged < entries:
         attempts += 1
-        project_id = rng.choice(projects)
-        _manager, team, task_ids = teams[project_id]
-        person_id = rng.choice(team)
-        day = today - dt.timedelta(days=rng.randint(0, 41))
-        if day.weekday() >= 5:
-            continue
+        if attempts > entries * 5:
+            raise DemoDataError(f"placed only {logged} of {entries} entries in working days")
+        person_id = rng.choice(people)
+        project_id = rng.choice(projects_of[person_id])
+        day = rng.choice(workdays)
         hours = rng.choice([100, 150, 200, 300, 400, 450, 600, 750, 800])
         if day_totals.get((person_id, day), 0) + hours > 1000:
             continue
@@ -193,7 +265,7 @@ def _log_weeks(
                 date=day,
                 hours_hundredths=hours,
                 billable=rng.random() < 0.8,
-                task_id=rng.choice([None, *task_ids]),
+                task_id=rng.choice([None, *teams[project_id].tasks]),
                 notes=rng.choice([None, "Workshop", "Review", "Implementation", "Support call"]),
             )
         ).id

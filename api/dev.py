@@ -14,13 +14,13 @@ from types import FrameType
 from sqlalchemy import select
 
 from api.auth import stored_dev_token
-from api.cli import db_upgrade, prepare_metrics_folder
+from api.cli import db_upgrade, prepare_metrics_folder, worker_defaults
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
 
 PR_SET_PDEATHSIG = 1
-STOP_GRACE_SECONDS = 10
+STOP_GRACE_SECONDS = 1.5
 
 
 def _die_with_parent() -> None:
@@ -44,6 +44,10 @@ def _is_empty(settings: Settings) -> bool:
         databases.dispose()
 
 
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM: leave whatever `tally dev` is doing and stop its children."""
+
+
 def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
     print("tally dev: applying migrations ...", flush=True)
     db_upgrade(settings)
@@ -51,8 +55,42 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
     token = _admin_token(settings)
     env = os.environ | {"TALLY_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
     # Without an admin yet, the API process creates one with this token at start-up.
+    children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise _Stop
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, command in _commands(settings, port).items():
+            # A session of its own: the child's own children (gunicorn's workers, Celery's
+            # pool) are stopped with it, and a terminal's Ctrl-C reaches only `tally dev`.
+            children[name] = subprocess.Popen(
+                command, env=env, preexec_fn=_die_with_parent, start_new_session=True
+            )
+        if demo and _wait_for_api(port, children) and _is_empty(settings):
+            from api.cli import demo_data
+
+            counts = demo_data(settings, projects=12, entries=400)
+            print(f"tally dev: demo data created: {counts}", flush=True)
+        _print_banner(port, token, settings)
+        while True:
+            exited = {name: child.poll() for name, child in children.items()}
+            failed = {name: code for name, code in exited.items() if code is not None}
+            if failed:
+                print(f"tally dev: {failed} exited; stopping the others", flush=True)
+                return 1
+            time.sleep(0.2)
+    except _Stop:
+        return 0
+    finally:
+        _stop_all(children)
+
+
+def _commands(settings: Settings, port: int) -> dict[str, list[str]]:
     python = sys.executable
-    commands = {
+    return {
         "api": [
             python,
             "-m",
@@ -61,6 +99,10 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            "--graceful-timeout",
+            "1",
+            # Its default control socket would be a folder in the home directory.
+            "--no-control-socket",
             "--access-logfile",
             "-",
             "api:create_app()",
@@ -75,8 +117,11 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
             "-E",
             "--loglevel",
             "INFO",
-            "--concurrency",
-            "2",
+            # Threads, not prefork: prefork's pool takes about 2 s to stop, threads well
+            # under one; a single-user embedded stack needs no process isolation.
+            "--pool",
+            "threads",
+            *worker_defaults([]),
             "--hostname",
             "tally-dev@%h",
         ],
@@ -93,35 +138,6 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
             str(settings.home / "celerybeat-schedule"),
         ],
     }
-    children = {
-        name: subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
-        for name, command in commands.items()
-    }
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        if demo and _wait_for_api(port, children) and _is_empty(settings):
-            from api.cli import demo_data
-
-            counts = demo_data(settings, projects=12, entries=400)
-            print(f"tally dev: demo data created: {counts}", flush=True)
-        _print_banner(port, token, settings)
-        while not stopping:
-            exited = {name: child.poll() for name, child in children.items()}
-            failed = {name: code for name, code in exited.items() if code is not None}
-            if failed:
-                print(f"tally dev: {failed} exited; stopping the others", flush=True)
-                return 1
-            time.sleep(0.2)
-        return 0
-    finally:
-        _stop_all(children)
 
 
 def _wait_for_api(port: int, children: dict[str, subprocess.Popen[bytes]]) -> bool:
@@ -141,6 +157,7 @@ def _wait_for_api(port: int, children: dict[str, subprocess.Popen[bytes]]) -> bo
 
 def _print_banner(port: int, token: str, settings: Settings) -> None:
     base = f"http://127.0.0.1:{port}"
+    auth = f"-H 'Authorization: Bearer {token}'"
     print(
         f"""
 Tally is running on the embedded default (database {settings.database_url}).
@@ -148,8 +165,13 @@ Tally is running on the embedded default (database {settings.database_url}).
   Readiness:    {base}/ready
   Projections:  {base}/api/v1/ops/projections   (or: tally projections status)
   Admin token:  {token}
-  Try:          curl -H 'Authorization: Bearer {token}' {base}/api/v1/ops/projections
-  Flower:       see README.md, "Flower" (a login, on 127.0.0.1 only)
+  Try:          curl {auth} {base}/api/v1/projects
+  Read your own writes: a command's response carries "position"; pass it to a query as
+                ?min_position=N and the answer waits until the read model has it, e.g.
+                curl {auth} '{base}/api/v1/projects/ID/dashboard?min_position=N'
+  Flower:       in another terminal in this folder, with a login (README.md, "Flower"):
+                celery -A workers flower --address=127.0.0.1 --port=5555 \\
+                  --conf=.tally/flowerconfig.py
 Press Ctrl-C to stop api, worker and beat.
 """,
         flush=True,
@@ -157,14 +179,30 @@ Press Ctrl-C to stop api, worker and beat.
 
 
 def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child; after the grace period, or at once on a second Ctrl-C, SIGKILL
+    every process of each child's session (gunicorn's workers, Celery's pool included). A
+    worker killed mid-batch loses nothing: its batch rolls back and its broker claims go back
+    to the queue."""
+    forced = False
+
+    def force(signum: int, _frame: FrameType | None) -> None:
+        nonlocal forced
+        forced = True
+
+    signal.signal(signal.SIGINT, force)
+    signal.signal(signal.SIGTERM, force)
     for child in children.values():
-        if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while not forced and time.monotonic() < deadline:
+        if all(child.poll() is not None for child in children.values()):
+            break
+        time.sleep(0.05)
+    lingering = [name for name, child in children.items() if child.poll() is None]
     for child in children.values():
-        try:
-            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    print("tally dev: stopped", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    killed = f" ({', '.join(lingering)} killed)" if lingering else ""
+    print(f"tally dev: stopped{killed}", flush=True)

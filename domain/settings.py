@@ -80,7 +80,7 @@ class Settings:
 
     @property
     def uses_filesystem_broker(self) -> bool:
-        return self.broker_url.startswith("filesystem://")
+        return self.broker_url.startswith(("filesystem://", "tallyfs://"))
 
     @property
     def broker_folder(self) -> Path:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from functools import cached_property
 
 from celery import Celery
 
 from domain.settings import Settings
 from domain.store.db import Databases
+from workers import filesystem_broker
 from workers.delivery import Delivery, make_gate
 
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -17,11 +20,30 @@ IDEMPOTENCY_PURGE_INTERVAL_SECONDS = 3600.0
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
 
+class RoutineSweepFilter(logging.Filter):
+    """Drops the worker's "received" and "succeeded" lines of `tally.sweep`, two a second,
+    unless the worker logs at DEBUG; the sweep logs what it wakes itself, and a failing sweep
+    is logged as any failing task is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        routine = (
+            record.levelno == logging.INFO
+            and isinstance(record.args, Mapping)
+            and record.args.get("name") == "tally.sweep"
+        )
+        return not routine or logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+# The loggers of Celery's "Task ... received" and "Task ... succeeded" lines.
+for task_logger in ("celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(task_logger).addFilter(RoutineSweepFilter())
+
+
 class TallyCelery(Celery):
     """A Celery app that knows Tally's settings and opens its databases on first use."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__("tally", broker=settings.broker_url, include=["workers.tasks"])
+        super().__init__("tally", broker=broker_url(settings), include=["workers.tasks"])
         self.settings = settings
 
     @cached_property
@@ -33,16 +55,20 @@ class TallyCelery(Celery):
         return Delivery(self, make_gate(self.settings))
 
 
+def broker_url(settings: Settings) -> str:
+    """The embedded default always gets Tally's filesystem transport, never kombu's stock one."""
+    if settings.uses_filesystem_broker:
+        # A host, though none is used: without one kombu warns on every connection.
+        return f"{filesystem_broker.SCHEME}://localhost/"
+    return settings.broker_url
+
+
 def make_celery(settings: Settings) -> TallyCelery:
     app = TallyCelery(settings)
     transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     if settings.uses_filesystem_broker:
-        folder = settings.broker_folder
-        (folder / "queue").mkdir(parents=True, exist_ok=True)
         transport_options |= {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "store_processed": False,
+            "broker_folder": str(settings.broker_folder),
             "polling_interval": 0.05,
         }
     else:
@@ -59,6 +85,9 @@ def make_celery(settings: Settings) -> TallyCelery:
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,
+        # How long an event queue outlives its consumer (Flower's, say): the embedded broker
+        # deletes it then. Celery's default is a minute of events written for nobody.
+        event_queue_expires=10.0,
         beat_schedule={
             "sweep": {"task": "tally.sweep", "schedule": SWEEP_INTERVAL_SECONDS},
             "purge idempotency keys": {

@@ -142,6 +142,8 @@ def sweep(self: Task) -> dict[str, list[str]]:
             self.app.send_task("tally.rebuild", args=(name, True), shadow=f"rebuild {name}")
         elif checkpoint.position < head:
             behind.append(name)
+    if behind:
+        log.info("sweep: %s behind the head (%d); woken", ", ".join(behind), head)
     self.app.delivery.wake(behind, head)
     return {"behind": behind, "rebuilding": outdated}
 
