@@ -5,6 +5,7 @@ runs the whole pipeline (a worker with events, mingle and gossip, the compose he
 from __future__ import annotations
 
 import hashlib
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ def test_the_acl_user_runs_the_pipeline_and_nothing_else(pg_stack: Stack, tmp_pa
                 tally.execute_command(*command)
 
         stack = server.stack_for(pg_stack)
+        hostname = f"acl-{time.monotonic_ns()}@{socket.gethostname()}"
         worker_command = [
             sys.executable,
             "-m",
@@ -65,7 +67,7 @@ def test_the_acl_user_runs_the_pipeline_and_nothing_else(pg_stack: Stack, tmp_pa
             "--pool",
             "solo",
             "--hostname",
-            f"acl-{time.monotonic_ns()}@%h",
+            hostname,
         ]
         with running(Process("worker", worker_command, stack.env(), stack.workdir)) as worker:
             worker.wait_for_output("ready.")
@@ -99,8 +101,10 @@ def test_the_acl_user_runs_the_pipeline_and_nothing_else(pg_stack: Stack, tmp_pa
                     "workers",
                     "inspect",
                     "ping",
+                    "-d",
+                    hostname,
                     "--timeout",
-                    "5",
+                    "10",
                 ],
                 env=stack.env(),
                 cwd=stack.workdir,
