@@ -99,6 +99,12 @@ def _commands(settings: Settings, port: int) -> dict[str, list[str]]:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            # As `tally serve`: threads, so that queries waiting for min_position (at most
+            # TALLY_MIN_POSITION_WAITERS a process) leave others free; errors as problem+json.
+            "--worker-class",
+            "api.server.ProblemThreadWorker",
+            "--threads",
+            "4",
             "--graceful-timeout",
             "1",
             # Its default control socket would be a folder in the home directory.
