@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Response, jsonify
@@ -19,6 +20,8 @@ from readmodels.drift import verify_and_record
 from readmodels.registry import PROJECTIONS
 from readmodels.status import projection_status
 from readmodels.verify import CHECKS
+
+log = logging.getLogger(__name__)
 
 health_blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 blp = Blueprint("operations", __name__, description="Projection operations (admin).")
@@ -146,14 +149,16 @@ def ready() -> Any:
             with db_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             checks[name] = "ok"
-        except Exception as error:
-            checks[name] = f"failed: {type(error).__name__}"
+        except Exception:
+            log.warning("readiness: the %s did not answer", name, exc_info=True)
+            checks[name] = "failed"
     try:
         with rt.celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=1)
         checks["broker"] = "ok"
-    except Exception as error:
-        checks["broker"] = f"failed: {type(error).__name__}"
+    except Exception:
+        log.warning("readiness: the broker did not answer", exc_info=True)
+        checks["broker"] = "failed"
     failed = sorted(name for name, value in checks.items() if value != "ok")
     if failed:
         return problem_response(
