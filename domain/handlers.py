@@ -232,6 +232,7 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
             billable=cmd.billable,
             task_id=cmd.task_id,
             notes=cmd.notes,
+            latest_date=uow.policy.latest_entry_date(),
         )
         _check_daily_limit(uow, person.id, entry, excluding=None)
         uow.time_entries.add(entry)
@@ -245,7 +246,7 @@ def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
         uow.people.lock(entry.person_id)
         project = uow.projects.get(entry.project_id)
         assert project is not None
-        entry.amend(project, cmd.changes)
+        entry.amend(project, cmd.changes, uow.policy.latest_entry_date())
         _check_daily_limit(uow, entry.person_id, entry, excluding=entry.id)
         uow.commit()
         return _outcome(uow, entry)

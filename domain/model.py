@@ -200,6 +200,21 @@ class Project(Aggregate):
         if self.status != "open":
             raise errors.ProjectClosed(f"project {self.name!r} is closed")
 
+    def check_entry_date(self, date: dt.date, latest: dt.date) -> None:
+        """Time is logged within the project's dates, and no later than `latest`."""
+        if date < self.start_date:
+            raise errors.ValidationFailed(
+                "date", f"{date} is before the project's start date {self.start_date}"
+            )
+        if self.end_date is not None and date > self.end_date:
+            raise errors.ValidationFailed(
+                "date", f"{date} is after the project's end date {self.end_date}"
+            )
+        if date > latest:
+            raise errors.ValidationFailed(
+                "date", f"{date} is too far ahead: time can be logged up to {latest}"
+            )
+
     def is_on_team(self, person_id: uuid.UUID) -> bool:
         return person_id == self.manager_id or person_id in self.members
 
@@ -363,8 +378,10 @@ class TimeEntry(Aggregate):
         billable: bool,
         task_id: uuid.UUID | None,
         notes: str | None,
+        latest_date: dt.date,
     ) -> TimeEntry:
         project.check_open()
+        project.check_entry_date(date, latest_date)
         if not project.is_on_team(person.id):
             raise errors.NotOnProject(
                 f"{person.name} is neither a member nor the manager of project {project.name!r}"
@@ -393,9 +410,12 @@ class TimeEntry(Aggregate):
         if self.status == "approved":
             raise errors.EntryLocked("approved entries cannot be changed")
 
-    def amend(self, project: Project, changes: dict[str, object]) -> None:
+    def amend(self, project: Project, changes: dict[str, object], latest_date: dt.date) -> None:
         self.check_mutable()
         project.check_open()
+        new_date = changes.get("date", self.date)
+        if new_date != self.date:
+            project.check_entry_date(new_date, latest_date)  # type: ignore[arg-type]
         task_id = changes.get("task_id", self.task_id)
         if task_id is not None and task_id not in project.tasks:
             raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from domain.policy import Policy
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -19,6 +21,7 @@ class Settings:
     projection_max_attempts: int = 5
     projection_retry_base: float = 0.5
     projection_linger: float = 0.004
+    max_future_days: int = 0
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -37,8 +40,17 @@ class Settings:
             projection_max_attempts=int(env.get("TALLY_PROJECTION_MAX_ATTEMPTS", "5")),
             projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
             projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
+            max_future_days=int(env.get("TALLY_MAX_FUTURE_DAYS", "0")),
             home=home,
         )
+
+    def __post_init__(self) -> None:
+        if self.max_future_days < 0:
+            raise ValueError("TALLY_MAX_FUTURE_DAYS is a number of days, 0 or more")
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(max_future_days=self.max_future_days)
 
     @property
     def uses_filesystem_broker(self) -> bool:

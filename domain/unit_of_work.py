@@ -7,6 +7,7 @@ import uuid
 from typing import Protocol, Self, TypeVar
 
 from domain import model
+from domain.policy import Policy
 
 A = TypeVar("A", bound=model.Aggregate)
 
@@ -42,6 +43,7 @@ class UnitOfWork(Protocol):
     people: PersonRepository
     projects: ProjectRepository
     time_entries: TimeEntryRepository
+    policy: Policy
     last_position: int | None
     event_types: set[str]
 

@@ -6,6 +6,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from domain.policy import Policy
 from domain.store import event_log
 from domain.store.repositories import (
     ClientRepository,
@@ -17,9 +18,15 @@ from domain.store.repositories import (
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metadata: dict[str, Any] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.engine = engine
         self.metadata = metadata or {}
+        self.policy = policy or Policy()
         self.last_position: int | None = None
         self.event_types: set[str] = set()
         self.connection: Connection | None = None

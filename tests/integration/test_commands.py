@@ -14,9 +14,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, insert, select
 
+from domain.policy import utc_today
 from domain.store.idempotency import purge_expired
 from domain.store.tables import event_log, idempotency_keys
-from tests.support.api import post
+from tests.conftest import make_app
+from tests.support.api import create_person, post
 from tests.support.stack import Stack
 from workers.celery_app import make_celery
 
@@ -288,6 +290,17 @@ CASES: list[tuple[str, str, str, str, Any, dict[str, str], int]] = [
     ("notes over 2000", "as_ann", "POST", "/time-entries", "log_long_notes", {}, 422),
     ("billable as a string", "as_ann", "POST", "/time-entries", "log_billable_yes", {}, 422),
     ("a task of another project", "as_ann", "POST", "/time-entries", "log_other_task", {}, 422),
+    ("a date before the project", "as_ann", "POST", "/time-entries", "log_before_start", {}, 422),
+    ("a date in 1900", "as_ann", "POST", "/time-entries", "log_1900", {}, 422),
+    (
+        "amending to a date before the project",
+        "as_ann",
+        "PATCH",
+        "/time-entries/{entry}",
+        {"date": "2025-12-31"},
+        {},
+        422,
+    ),
     (
         "an unknown client",
         "admin",
@@ -345,6 +358,8 @@ NAMED_BODIES = {
     "log_long_notes": lambda o: log_body(o, notes="x" * 2001),
     "log_billable_yes": lambda o: log_body(o, billable="yes"),
     "log_other_task": lambda o: log_body(o, task_id=o["other_task"]),
+    "log_before_start": lambda o: log_body(o, date="2025-12-31"),
+    "log_1900": lambda o: log_body(o, date="1900-01-01"),
 }
 
 
@@ -583,3 +598,48 @@ def test_beat_purges_idempotency_keys_past_their_24_hours(
     assert "tally.purge_idempotency_keys" in scheduled
     app.loader.import_default_modules()
     assert "tally.purge_idempotency_keys" in app.tasks
+
+
+def test_time_is_logged_up_to_the_configured_days_ahead_of_today(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    """TALLY_MAX_FUTURE_DAYS (default 0) bounds how far ahead of today (UTC) an entry lies;
+    the project's end date bounds it too."""
+    today = utc_today()
+    for days_ahead in (0, 3):
+        stack.reset()
+        app = make_app(stack, max_future_days=days_ahead)
+        client = app.test_client()
+        try:
+            acme = post(client, "/clients", {"name": "Acme"}, admin)["id"]
+            mia = create_person(client, admin, "mia@example.com")
+            project = post(
+                client,
+                "/projects",
+                {
+                    "name": "Web",
+                    "client_id": acme,
+                    "manager_id": mia["id"],
+                    "start_date": (today - dt.timedelta(days=30)).isoformat(),
+                    "end_date": (today + dt.timedelta(days=2)).isoformat(),
+                    "budget": "100.00",
+                },
+                admin,
+            )["id"]
+            body = {"project_id": project, "person_id": mia["id"], "hours": 1, "billable": True}
+            latest = today + dt.timedelta(days=min(days_ahead, 2))
+            for date in (today, latest):
+                post(client, "/time-entries", body | {"date": date.isoformat()}, bearer(mia))
+            too_late = latest + dt.timedelta(days=1)
+            before = events(stack)
+            refused = client.post(
+                "/api/v1/time-entries",
+                json=body | {"date": too_late.isoformat()},
+                headers=bearer(mia),
+            )
+            assert refused.status_code == 422
+            assert refused.mimetype == "application/problem+json"
+            assert list(refused.get_json()["errors"]) == ["date"]
+            assert events(stack) == before
+        finally:
+            app.extensions["tally"].databases.dispose()

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any, Self
 
+from tests.support.stack import TEST_POLICY
+
 
 class FakeRepository:
     def __init__(self) -> None:
@@ -58,6 +60,7 @@ class FakeUnitOfWork:
         self.people = FakePeople()
         self.projects = FakeProjects()
         self.time_entries = FakeTimeEntries()
+        self.policy = TEST_POLICY
         self.committed = False
         self.log: list[tuple[str, Any]] = []
         self.last_position: int | None = None

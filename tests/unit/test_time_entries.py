@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from domain import commands, errors, handlers
+from domain.policy import Policy
 from tests.unit.fakes import FakeUnitOfWork
 
 DAY = dt.date(2026, 11, 23)
@@ -264,3 +265,54 @@ def test_membership_is_added_updated_and_removed(
         handlers.remove_member(
             commands.RemoveMember(project_id=setup["project"], person_id=setup["worker"]), uow
         )
+
+
+def test_an_entry_lies_within_the_project_dates_and_not_after_the_allowed_future(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    uow.policy = Policy(max_future_days=2, today=lambda: DAY)
+    handlers.update_project(
+        commands.UpdateProject(
+            project_id=setup["project"], changes={"end_date": dt.date(2026, 11, 24)}
+        ),
+        uow,
+    )
+    refused = {
+        dt.date(2025, 12, 31): "before the project's start date 2026-01-01",
+        dt.date(2026, 11, 25): "after the project's end date 2026-11-24",
+    }
+    for date, reason in refused.items():
+        with pytest.raises(errors.ValidationFailed, match=reason) as caught:
+            log(uow, setup, date=date)
+        assert caught.value.field == "date"
+    for date in (dt.date(2026, 1, 1), dt.date(2026, 11, 24)):
+        log(uow, setup, hours=100, date=date)
+
+    handlers.update_project(
+        commands.UpdateProject(project_id=setup["project"], changes={"end_date": None}), uow
+    )
+    log(uow, setup, hours=100, date=DAY + dt.timedelta(days=2))
+    with pytest.raises(errors.ValidationFailed, match="up to 2026-11-25"):
+        log(uow, setup, hours=100, date=DAY + dt.timedelta(days=3))
+
+
+def test_by_default_no_time_is_logged_for_tomorrow(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    uow.policy = Policy(today=lambda: DAY)
+    entry = log(uow, setup, date=DAY)
+    with pytest.raises(errors.ValidationFailed, match="up to 2026-11-23"):
+        log(uow, setup, date=DAY + dt.timedelta(days=1))
+    with pytest.raises(errors.ValidationFailed, match="up to 2026-11-23"):
+        handlers.amend_time_entry(
+            commands.AmendTimeEntry(entry_id=entry, changes={"date": DAY + dt.timedelta(days=1)}),
+            uow,
+        )
+
+
+def test_closing_a_project_keeps_its_entries(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    entry = log(uow, setup)
+    handlers.close_project(commands.CloseProject(project_id=setup["project"]), uow)
+    assert uow.time_entries.items[entry].hours_hundredths == 750
