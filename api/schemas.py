@@ -104,7 +104,11 @@ class DashboardSchema(Schema):
     billable_hours = Hours(
         required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
     )
-    total_billed = Money(required=True, attribute="billed_cents")
+    total_billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
     budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
     budget_used_pct = fields.Float(required=True)
     active_task_count = fields.Integer(required=True)
@@ -239,7 +243,16 @@ class TimeEntryRowSchema(Schema):
     date = fields.Date(required=True)
     hours = Hours(required=True, attribute="hours_hundredths")
     billable = fields.Boolean(required=True)
-    amount = Money(required=True, attribute="amount_cents")
+    billable_amount = Money(
+        required=True,
+        attribute="billable_amount_cents",
+        metadata={"description": "What the client is billed: value when billable, else 0."},
+    )
+    value = Money(
+        required=True,
+        attribute="value_cents",
+        metadata={"description": "hours x rate, whether billable or not."},
+    )
     status = fields.String(required=True)
     notes = fields.String(allow_none=True)
     person_id = fields.UUID(required=True)
@@ -283,7 +296,11 @@ class RevenueRowSchema(Schema):
     billable_hours = Hours(
         required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
     )
-    billed = Money(required=True, attribute="billed_cents")
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
 
 
 class RevenuePageSchema(Schema):
@@ -294,7 +311,11 @@ class RevenuePageSchema(Schema):
 class BudgetBurnRowSchema(Schema):
     week = fields.String(required=True)
     hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
-    billed = Money(required=True, attribute="billed_cents")
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
     cumulative_billed = Money(required=True, attribute="cumulative_billed_cents")
     budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
 
