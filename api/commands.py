@@ -334,10 +334,15 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
 @blp.response(200, CommandResultSchema)
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
-    """Approve a submitted entry; it becomes immutable."""
+    """Approve a submitted entry; it becomes immutable. Nobody but an admin approves their
+    own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
-        commands.ApproveTimeEntry(entry_id=entry_id, expected_version=expected_version())
+        commands.ApproveTimeEntry(
+            entry_id=entry_id,
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
+        )
     )
     return command_response(outcome, 200)
 
@@ -350,7 +355,10 @@ def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.RejectTimeEntry(
-            entry_id=entry_id, reason=body["reason"].strip(), expected_version=expected_version()
+            entry_id=entry_id,
+            reason=body["reason"].strip(),
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
         )
     )
     return command_response(outcome, 200)

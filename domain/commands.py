@@ -135,8 +135,11 @@ class DeleteTimeEntry(Command):
 
 @dataclass(frozen=True)
 class ApproveTimeEntry(Command):
+    """actor_id: who approves (None: the system, which no review rule concerns)."""
+
     entry_id: uuid.UUID
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,4 @@ class RejectTimeEntry(Command):
     entry_id: uuid.UUID
     reason: str
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None

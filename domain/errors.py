@@ -57,3 +57,7 @@ class DailyLimitExceeded(Conflict):
 
 class NotOnProject(Conflict):
     """The person is neither a member nor the manager of the project."""
+
+
+class OwnTimeReview(DomainError):
+    """Nobody but an admin approves or rejects their own time (unless the firm allows it)."""

@@ -33,6 +33,8 @@ class Event:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, tuple):
+        return list(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -154,7 +156,12 @@ class TaskReopened(Event):
 class TimeEntryEvent(Event):
     """Every time-entry event carries the entry's state before and after the change
     (None before it was logged, None after it was deleted), so a projector applies the exact
-    difference without reading anything else."""
+    difference without reading anything else.
+
+    Version 2 adds who issued the command (`actor_id`, None for the system) and the rules an
+    admin overrode doing so (`overrides`, e.g. "own_time"): the audit trail of exceptions."""
+
+    schema_version: ClassVar[int] = 2
 
     entry_id: uuid.UUID
     project_id: uuid.UUID
@@ -162,6 +169,8 @@ class TimeEntryEvent(Event):
     client_id: uuid.UUID
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor_id: uuid.UUID | None = None
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -262,10 +262,21 @@ def delete_time_entry(cmd: commands.DeleteTimeEntry, uow: UnitOfWork) -> Outcome
         return _outcome(uow, entry)
 
 
+def _reviewer(uow: UnitOfWork, person_id: uuid.UUID, actor_id: uuid.UUID | None) -> model.Act:
+    """Who approves or rejects `person_id`'s time. Nobody reviews their own, except an admin
+    or when the firm's policy allows it, and then the event records the exception."""
+    if actor_id is None or actor_id != person_id:
+        return model.Act(actor_id)
+    actor = uow.people.get(actor_id)
+    if not uow.policy.allow_self_approval and (actor is None or actor.role != "admin"):
+        raise errors.OwnTimeReview("Nobody but an admin approves or rejects their own time.")
+    return model.Act(actor_id, ("own_time",))
+
+
 def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
-        entry.approve()
+        entry.approve(_reviewer(uow, entry.person_id, cmd.actor_id))
         uow.commit()
         return _outcome(uow, entry)
 
@@ -273,7 +284,7 @@ def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outco
 def reject_time_entry(cmd: commands.RejectTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
-        entry.reject(cmd.reason)
+        entry.reject(cmd.reason, _reviewer(uow, entry.person_id, cmd.actor_id))
         uow.commit()
         return _outcome(uow, entry)
 

@@ -321,6 +321,17 @@ class Project(Aggregate):
 COUNTED_STATUSES = ("submitted", "approved")
 
 
+@dataclass(frozen=True)
+class Act:
+    """Who issues a command (None: the system), and the rules an admin overrode doing so."""
+
+    actor_id: uuid.UUID | None = None
+    overrides: tuple[str, ...] = ()
+
+
+SYSTEM = Act()
+
+
 @dataclass
 class TimeEntry(Aggregate):
     id: uuid.UUID
@@ -353,6 +364,7 @@ class TimeEntry(Aggregate):
         self,
         event_type: type[events.TimeEntryEvent],
         before: dict[str, object] | None,
+        act: Act,
         **extra: object,
     ) -> None:
         self.record(
@@ -363,6 +375,8 @@ class TimeEntry(Aggregate):
                 client_id=self.client_id,
                 before=before,
                 after=None if self.deleted else self.snapshot(),
+                actor_id=act.actor_id,
+                overrides=act.overrides,
                 **extra,
             )
         )
@@ -403,7 +417,7 @@ class TimeEntry(Aggregate):
             status="submitted",
             notes=notes,
         )
-        entry._record_change(events.TimeLogged, None)
+        entry._record_change(events.TimeLogged, None, SYSTEM)
         return entry
 
     def check_mutable(self) -> None:
@@ -426,29 +440,29 @@ class TimeEntry(Aggregate):
         self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
         self.status = "submitted"
         if self.snapshot() != before:
-            self._record_change(events.TimeEntryAmended, before)
+            self._record_change(events.TimeEntryAmended, before, SYSTEM)
 
     def delete(self, project: Project) -> None:
         self.check_mutable()
         project.check_open()
         before = self.snapshot()
         self.deleted = True
-        self._record_change(events.TimeEntryDeleted, before)
+        self._record_change(events.TimeEntryDeleted, before, SYSTEM)
 
-    def approve(self) -> None:
+    def approve(self, act: Act = SYSTEM) -> None:
         if self.status != "submitted":
             raise errors.InvalidTransition(
                 f"only submitted entries can be approved, not {self.status}"
             )
         before = self.snapshot()
         self.status = "approved"
-        self._record_change(events.TimeEntryApproved, before)
+        self._record_change(events.TimeEntryApproved, before, act)
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, act: Act = SYSTEM) -> None:
         if self.status != "submitted":
             raise errors.InvalidTransition(
                 f"only submitted entries can be rejected, not {self.status}"
             )
         before = self.snapshot()
         self.status = "rejected"
-        self._record_change(events.TimeEntryRejected, before, reason=reason)
+        self._record_change(events.TimeEntryRejected, before, act, reason=reason)

@@ -14,9 +14,11 @@ def utc_today() -> dt.date:
 
 @dataclass(frozen=True)
 class Policy:
-    """max_future_days: how far past today an entry may be dated (0: no future time)."""
+    """max_future_days: how far past today an entry may be dated (0: no future time);
+    allow_self_approval: whether a manager may approve or reject their own time."""
 
     max_future_days: int = 0
+    allow_self_approval: bool = False
     today: Callable[[], dt.date] = utc_today
 
     def latest_entry_date(self) -> dt.date:

@@ -22,6 +22,7 @@ class Settings:
     projection_retry_base: float = 0.5
     projection_linger: float = 0.004
     max_future_days: int = 0
+    allow_self_approval: bool = False
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -41,6 +42,7 @@ class Settings:
             projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
             projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
             max_future_days=int(env.get("TALLY_MAX_FUTURE_DAYS", "0")),
+            allow_self_approval=_flag(env.get("TALLY_ALLOW_SELF_APPROVAL", "false")),
             home=home,
         )
 
@@ -50,7 +52,9 @@ class Settings:
 
     @property
     def policy(self) -> Policy:
-        return Policy(max_future_days=self.max_future_days)
+        return Policy(
+            max_future_days=self.max_future_days, allow_self_approval=self.allow_self_approval
+        )
 
     @property
     def uses_filesystem_broker(self) -> bool:
@@ -62,3 +66,10 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _flag(value: str) -> bool:
+    normalized = value.strip().lower()
+    if normalized not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"expected true or false, not {value!r}")
+    return normalized in ("true", "1", "yes")

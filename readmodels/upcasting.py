@@ -13,8 +13,25 @@ from domain.store.event_log import RecordedEvent
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _unattributed(data: dict[str, Any]) -> dict[str, Any]:
+    """Time-entry events v1 -> v2: an event from before actors were recorded names none, and
+    overrode no rule."""
+    return {"actor_id": None, "overrides": []} | data
+
+
+TIME_ENTRY_EVENT_TYPES = (
+    "TimeLogged",
+    "TimeEntryAmended",
+    "TimeEntryDeleted",
+    "TimeEntryApproved",
+    "TimeEntryRejected",
+)
+
 # (event type, version it upgrades from) -> the function producing the next version.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    (event_type, 1): _unattributed for event_type in TIME_ENTRY_EVENT_TYPES
+}
 
 
 def _current_versions() -> dict[str, int]:

@@ -14,11 +14,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, insert, select
 
+from api.runtime import ADMIN_EMAIL
 from domain.policy import utc_today
 from domain.store.idempotency import purge_expired
-from domain.store.tables import event_log, idempotency_keys
+from domain.store.tables import event_log, idempotency_keys, people
 from tests.conftest import make_app
-from tests.support.api import create_person, post
+from tests.support.api import create_person, create_project, post
 from tests.support.stack import Stack
 from workers.celery_app import make_celery
 
@@ -643,3 +644,48 @@ def test_time_is_logged_up_to_the_configured_days_ahead_of_today(
             assert events(stack) == before
         finally:
             app.extensions["tally"].databases.dispose()
+
+
+def test_a_manager_may_not_approve_their_own_time_an_admin_may_and_it_is_recorded(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, org: dict[str, Any]
+) -> None:
+    own = post(client, "/time-entries", log_body(org, person_id=org["Mia"]), org["as_mia"])["id"]
+    before = events(stack)
+    for path, body in (
+        (f"/time-entries/{own}/approve", {}),
+        (f"/time-entries/{own}/reject", {"reason": "x"}),
+    ):
+        refused = client.post(f"/api/v1{path}", json=body, headers=org["as_mia"])
+        assert refused.status_code == 403
+        assert refused.mimetype == "application/problem+json"
+        assert refused.get_json()["type"] == "https://tally.example/problems/own-time-review"
+    assert events(stack) == before
+
+    with stack.databases.write.connect() as conn:
+        admin_id = str(
+            conn.execute(select(people.c.id).where(people.c.email == ADMIN_EMAIL)).scalar_one()
+        )
+    post(client, f"/projects/{org['web']}/members", {"person_id": admin_id, "role": "Lead"}, admin)
+    admins_own = post(client, "/time-entries", log_body(org, person_id=admin_id), admin)["id"]
+    post(client, f"/time-entries/{admins_own}/approve", {}, admin, 200)
+    with stack.databases.write.connect() as conn:
+        data = conn.execute(
+            select(event_log.c.data).order_by(event_log.c.position.desc()).limit(1)
+        ).scalar_one()
+    assert (data["actor_id"], data["overrides"]) == (admin_id, ["own_time"])
+
+
+def test_the_firm_may_let_managers_approve_their_own_time(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    app = make_app(stack, allow_self_approval=True)
+    client = app.test_client()
+    try:
+        acme = post(client, "/clients", {"name": "Acme"}, admin)["id"]
+        mia = create_person(client, admin, "mia@example.com")
+        project = create_project(client, admin, acme, mia["id"])["id"]
+        body = {"project_id": project, "person_id": mia["id"], "date": "2026-11-23"}
+        own = post(client, "/time-entries", body | {"hours": 1, "billable": True}, bearer(mia))
+        post(client, f"/time-entries/{own['id']}/approve", {}, bearer(mia), 200)
+    finally:
+        app.extensions["tally"].databases.dispose()

@@ -316,3 +316,45 @@ def test_closing_a_project_keeps_its_entries(
     entry = log(uow, setup)
     handlers.close_project(commands.CloseProject(project_id=setup["project"]), uow)
     assert uow.time_entries.items[entry].hours_hundredths == 750
+
+
+def test_nobody_but_an_admin_reviews_their_own_time(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    manager = setup["manager"]
+    own = log(uow, setup, person_id=manager)
+    for review in (
+        commands.ApproveTimeEntry(entry_id=own, actor_id=manager),
+        commands.RejectTimeEntry(entry_id=own, reason="no", actor_id=manager),
+    ):
+        with pytest.raises(errors.OwnTimeReview):
+            handlers.handle(review, uow)
+    assert uow.time_entries.items[own].status == "submitted"
+
+    worker = log(uow, setup, hours=100)
+    handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=worker, actor_id=manager), uow)
+    reviewed = last_event(uow)
+    assert (reviewed.actor_id, reviewed.overrides) == (manager, ())  # type: ignore[attr-defined]
+
+    admin = person(uow, "admin")
+    handlers.add_member(
+        commands.AddMember(project_id=setup["project"], person_id=admin, role="Lead"), uow
+    )
+    admins_own = log(uow, setup, hours=100, person_id=admin)
+    handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=admins_own, actor_id=admin), uow)
+    recorded = last_event(uow)
+    assert recorded.actor_id == admin  # type: ignore[attr-defined]
+    assert recorded.overrides == ("own_time",)  # type: ignore[attr-defined]
+    assert recorded.payload()["overrides"] == ["own_time"]  # type: ignore[attr-defined]
+
+
+def test_a_firm_may_allow_managers_to_review_their_own_time(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    uow.policy = Policy(max_future_days=3650, allow_self_approval=True)
+    own = log(uow, setup, person_id=setup["manager"])
+    handlers.reject_time_entry(
+        commands.RejectTimeEntry(entry_id=own, reason="typo", actor_id=setup["manager"]), uow
+    )
+    assert last_event(uow).overrides == ("own_time",)  # type: ignore[attr-defined]
+    assert uow.time_entries.items[own].status == "rejected"
