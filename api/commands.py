@@ -23,6 +23,7 @@ from api.schemas import (
     AmendTimeEntrySchema,
     CommandResultSchema,
     CreateProjectSchema,
+    LockDateSchema,
     LogTimeSchema,
     PersonCreatedSchema,
     RegisterClientSchema,
@@ -301,6 +302,7 @@ def log_time(body: dict[str, Any]) -> Response:
             billable=body["billable"],
             task_id=body["task_id"],
             notes=body["notes"],
+            actor_id=caller.person_id,
         )
     )
     return command_response(outcome, 201)
@@ -314,7 +316,10 @@ def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.AmendTimeEntry(
-            entry_id=entry_id, changes=domain_changes(body), expected_version=expected_version()
+            entry_id=entry_id,
+            changes=domain_changes(body),
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
         )
     )
     return command_response(outcome, 200)
@@ -326,7 +331,11 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
     """Delete an entry that is not approved."""
     require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
-        commands.DeleteTimeEntry(entry_id=entry_id, expected_version=expected_version())
+        commands.DeleteTimeEntry(
+            entry_id=entry_id,
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
+        )
     )
     return command_response(outcome, 200)
 
@@ -359,6 +368,23 @@ def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
             reason=body["reason"].strip(),
             expected_version=expected_version(),
             actor_id=current_caller().person_id,
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/settings/lock-date", methods=["PUT"])
+@blp.arguments(LockDateSchema)
+@blp.response(200, CommandResultSchema)
+def set_lock_date(body: dict[str, Any]) -> Response:
+    """Set the firm's lock date: no entry dated on or before it is logged, amended, deleted,
+    submitted or rejected (409 period-locked) except by an admin, which the event records."""
+    caller = require_role("admin")
+    outcome, _ = runtime().execute(
+        commands.SetLockDate(
+            lock_date=body["lock_date"],
+            actor_id=caller.person_id,
+            expected_version=expected_version(),
         )
     )
     return command_response(outcome, 200)

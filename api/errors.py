@@ -160,6 +160,10 @@ def register_error_handlers(app: Flask) -> None:
     def _own_time(error: errors.OwnTimeReview) -> Response:
         return problem_response(403, str(error), title="Own time", type_slug="own-time-review")
 
+    @app.errorhandler(errors.PeriodLocked)
+    def _period_locked(error: errors.PeriodLocked) -> Response:
+        return problem_response(409, str(error), title="Period locked", type_slug="period-locked")
+
     @app.errorhandler(errors.DomainError)
     def _domain(error: errors.DomainError) -> Response:
         return problem_response(409, str(error))

@@ -17,6 +17,7 @@ from api.schemas import (
     BudgetBurnQuerySchema,
     DashboardPageSchema,
     DashboardSchema,
+    LockDateViewSchema,
     MinPositionSchema,
     ProjectListQuerySchema,
     ReportQuerySchema,
@@ -187,3 +188,14 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
     if not (caller.is_admin or row["manager_id"] == caller.person_id):
         raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
     return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))
+
+
+@blp.route("/settings/lock-date", methods=["GET"])
+@blp.arguments(MinPositionSchema, location="query")
+@blp.response(200, LockDateViewSchema)
+def lock_date(args: dict[str, Any]) -> Reply:
+    """The firm's lock date (null when no period is locked) and who set it."""
+    wait_for("lock_date", args)
+    with read_connection() as conn:
+        row, position = queries.lock_date(conn)
+    return row, 200, {"X-Projection-Position": str(position)}

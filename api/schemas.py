@@ -183,6 +183,19 @@ class RejectTimeEntrySchema(BodySchema):
     )
 
 
+class LockDateSchema(BodySchema):
+    lock_date = fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Entries dated on or before it are locked; null unlocks."},
+    )
+
+
+class LockDateViewSchema(Schema):
+    lock_date = fields.Date(required=True, allow_none=True)
+    set_by = fields.UUID(required=True, allow_none=True)
+
+
 class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
 

@@ -153,6 +153,16 @@ class TaskReopened(Event):
 
 
 @dataclass(frozen=True)
+class LockDateSet(Event):
+    """The firm's lock date (None: no period is locked), the one before, and who set it."""
+
+    firm_id: uuid.UUID
+    lock_date: dt.date | None
+    previous: dt.date | None
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
 class TimeEntryEvent(Event):
     """Every time-entry event carries the entry's state before and after the change
     (None before it was logged, None after it was deleted), so a projector applies the exact

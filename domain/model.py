@@ -318,6 +318,28 @@ class Project(Aggregate):
             self.record(events.TaskReopened(project_id=self.id, task_id=task_id))
 
 
+FIRM_ID = uuid.UUID(int=1)  # the one firm a Tally installation serves
+
+
+@dataclass
+class Firm(Aggregate):
+    """Firm-wide settings that commands obey: the lock date."""
+
+    id: uuid.UUID = FIRM_ID
+    lock_date: dt.date | None = None
+    lock_date_set_by: uuid.UUID | None = None
+
+    def set_lock_date(self, lock_date: dt.date | None, actor_id: uuid.UUID | None) -> None:
+        if lock_date == self.lock_date:
+            return
+        previous, self.lock_date, self.lock_date_set_by = self.lock_date, lock_date, actor_id
+        self.record(
+            events.LockDateSet(
+                firm_id=self.id, lock_date=lock_date, previous=previous, actor_id=actor_id
+            )
+        )
+
+
 COUNTED_STATUSES = ("submitted", "approved")
 
 
@@ -393,6 +415,7 @@ class TimeEntry(Aggregate):
         task_id: uuid.UUID | None,
         notes: str | None,
         latest_date: dt.date,
+        act: Act = SYSTEM,
     ) -> TimeEntry:
         project.check_open()
         project.check_entry_date(date, latest_date)
@@ -417,14 +440,20 @@ class TimeEntry(Aggregate):
             status="submitted",
             notes=notes,
         )
-        entry._record_change(events.TimeLogged, None, SYSTEM)
+        entry._record_change(events.TimeLogged, None, act)
         return entry
 
     def check_mutable(self) -> None:
         if self.status == "approved":
             raise errors.EntryLocked("approved entries cannot be changed")
 
-    def amend(self, project: Project, changes: dict[str, object], latest_date: dt.date) -> None:
+    def amend(
+        self,
+        project: Project,
+        changes: dict[str, object],
+        latest_date: dt.date,
+        act: Act = SYSTEM,
+    ) -> None:
         self.check_mutable()
         project.check_open()
         new_date = changes.get("date", self.date)
@@ -440,14 +469,14 @@ class TimeEntry(Aggregate):
         self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
         self.status = "submitted"
         if self.snapshot() != before:
-            self._record_change(events.TimeEntryAmended, before, SYSTEM)
+            self._record_change(events.TimeEntryAmended, before, act)
 
-    def delete(self, project: Project) -> None:
+    def delete(self, project: Project, act: Act = SYSTEM) -> None:
         self.check_mutable()
         project.check_open()
         before = self.snapshot()
         self.deleted = True
-        self._record_change(events.TimeEntryDeleted, before, SYSTEM)
+        self._record_change(events.TimeEntryDeleted, before, act)
 
     def approve(self, act: Act = SYSTEM) -> None:
         if self.status != "submitted":

@@ -38,11 +38,18 @@ class TimeEntryRepository(Repository[model.TimeEntry], Protocol):
     ) -> int: ...
 
 
+class FirmRepository(Protocol):
+    def current(self, *, for_update: bool = False) -> model.Firm: ...
+
+    def lock_date(self) -> dt.date | None: ...
+
+
 class UnitOfWork(Protocol):
     clients: Repository[model.Client]
     people: PersonRepository
     projects: ProjectRepository
     time_entries: TimeEntryRepository
+    firm: FirmRepository
     policy: Policy
     last_position: int | None
     event_types: set[str]

@@ -26,6 +26,9 @@ from readmodels.tables import (
     time_entry_rows,
     utilization,
 )
+from readmodels.tables import (
+    lock_date as lock_date_table,
+)
 
 
 class BadCursor(ValueError):
@@ -246,3 +249,11 @@ def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
         row["cumulative_billed_cents"] = cumulative
         row["budget_remaining_cents"] = row["budget_cents"] - cumulative
     return Page(rows, None, position)
+
+
+def lock_date(conn: Connection) -> tuple[dict[str, Any], int]:
+    """The lock date and who set it (both None before one was set), and the checkpoint."""
+    position = checkpoint_of(conn, "lock_date")
+    row = conn.execute(select(lock_date_table.c.lock_date, lock_date_table.c.set_by)).first()
+    found = {"lock_date": None, "set_by": None} if row is None else dict(row._mapping)
+    return found, position

@@ -239,3 +239,12 @@ budget_burn__projects = Table(
     Column("project_id", Uuid, primary_key=True),
     Column("budget_cents", BigInteger, nullable=False),
 )
+
+# lock_date: the firm's lock date and who set it (one row once it has been set).
+lock_date = Table(
+    "lock_date",
+    metadata,
+    Column("firm_id", Uuid, primary_key=True),
+    Column("lock_date", Date),
+    Column("set_by", Uuid),
+)

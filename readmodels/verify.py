@@ -261,6 +261,24 @@ def current_budget_burn(conn: Connection) -> Rows:
     }
 
 
+def recompute_lock_date(conn: Connection) -> Rows:
+    settings = w.firm_settings
+    return {
+        row.firm_id: dict(row._mapping)
+        for row in conn.execute(
+            select(
+                settings.c.id.label("firm_id"),
+                settings.c.lock_date,
+                settings.c.lock_date_set_by.label("set_by"),
+            )
+        )
+    }
+
+
+def current_lock_date(conn: Connection) -> Rows:
+    return {row.firm_id: dict(row._mapping) for row in conn.execute(select(r.lock_date))}
+
+
 @dataclass(frozen=True)
 class Check:
     recompute: Callable[[Connection], Rows]
@@ -273,6 +291,7 @@ CHECKS: dict[str, Check] = {
     "utilization": Check(recompute_utilization, current_utilization),
     "client_revenue": Check(recompute_client_revenue, current_client_revenue),
     "budget_burn": Check(recompute_budget_burn, current_budget_burn),
+    "lock_date": Check(recompute_lock_date, current_lock_date),
 }
 
 

@@ -426,3 +426,57 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
         purpose = "hours on a day" + (" but one entry" if excluding is not None else "")
         values = {"person_id": person_id, "date": date, "excluding": excluding}
         return int(self.connection.execute(self.statement(purpose, build), values).scalar_one())
+
+
+class FirmRepository(TableRepository[model.Firm]):
+    """The firm's one settings row, created by the first setting saved."""
+
+    table = tables.firm_settings
+    aggregate_type = "Firm"
+
+    def to_row(self, aggregate: model.Firm) -> dict[str, Any]:
+        return {
+            "id": aggregate.id,
+            "lock_date": aggregate.lock_date,
+            "lock_date_set_by": aggregate.lock_date_set_by,
+        }
+
+    def from_row(self, row: Any) -> model.Firm:
+        return model.Firm(
+            id=row.id,
+            lock_date=row.lock_date,
+            lock_date_set_by=row.lock_date_set_by,
+            version=row.version,
+        )
+
+    def current(self, *, for_update: bool = False) -> model.Firm:
+        firm = self.get(model.FIRM_ID, for_update=for_update)
+        if firm is None:
+            firm = model.Firm()
+            self.add(firm)
+        return firm
+
+    def save(self, aggregate: model.Firm) -> None:
+        if aggregate.version == aggregate.loaded_version:
+            return
+        try:
+            with self.connection.begin_nested():
+                super().save(aggregate)
+        except IntegrityError as error:  # two first settings at once: the other one won
+            raise errors.ConcurrentModification(
+                "the firm's settings were changed by another request"
+            ) from error
+
+    def lock_date(self) -> dt.date | None:
+        """The lock date, holding a share lock on the row (PostgreSQL): a lock date being set
+        waits for the time commands under way, and they for it."""
+        settings = tables.firm_settings
+
+        def build() -> Select[Any]:
+            query = select(settings.c.lock_date).where(settings.c.id == bindparam("firm_id"))
+            if self.connection.dialect.name == "postgresql":
+                return query.with_for_update(read=True)
+            return query
+
+        statement = self.statement("lock date", build)
+        return self.connection.execute(statement, {"firm_id": model.FIRM_ID}).scalar_one_or_none()

@@ -118,6 +118,15 @@ time_entries = Table(
     CheckConstraint("hours_hundredths > 0 AND hours_hundredths <= 2400", name="hours_range"),
 )
 
+firm_settings = Table(
+    "firm_settings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("lock_date", Date),
+    Column("lock_date_set_by", Uuid),
+    Column("version", Integer, nullable=False),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

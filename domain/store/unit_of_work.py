@@ -10,6 +10,7 @@ from domain.policy import Policy
 from domain.store import event_log
 from domain.store.repositories import (
     ClientRepository,
+    FirmRepository,
     PersonRepository,
     ProjectRepository,
     TableRepository,
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
         self.people = PersonRepository(self.connection)
         self.projects = ProjectRepository(self.connection)
         self.time_entries = TimeEntryRepository(self.connection)
+        self.firm = FirmRepository(self.connection)
         self.last_position = None
         self.event_types = set()
         return self
@@ -53,7 +55,7 @@ class SqlUnitOfWork:
 
     @property
     def repositories(self) -> tuple[TableRepository[Any], ...]:
-        return (self.clients, self.people, self.projects, self.time_entries)
+        return (self.clients, self.people, self.projects, self.time_entries, self.firm)
 
     def commit(self) -> None:
         assert self.connection is not None

@@ -46,6 +46,7 @@ command_steps = st.one_of(
     st.tuples(st.just("task"), pick),
     st.tuples(st.just("complete"), pick),
     st.tuples(st.just("reopen_task"), pick),
+    st.tuples(st.just("lock"), st.one_of(st.none(), st.integers(min_value=0, max_value=14))),
 )
 
 
@@ -77,7 +78,7 @@ class World:
 
     def apply(self, step: tuple[Any, ...]) -> None:
         kind, *args = step
-        project = self._of(self.projects, args[0]) if args else None
+        project = self._of(self.projects, args[0]) if args and args[0] is not None else None
         cmd: commands.Command | None = None
         if kind == "log":
             _, person, day, amount, billable, task = args
@@ -135,6 +136,11 @@ class World:
                 commands.CompleteTask(task_id=task)
                 if kind == "complete"
                 else commands.ReopenTask(task_id=task)
+            )
+        elif kind == "lock":
+            day = args[0]
+            cmd = commands.SetLockDate(
+                lock_date=None if day is None else MONDAY + dt.timedelta(days=day)
             )
         if cmd is None:
             return

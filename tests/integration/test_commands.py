@@ -689,3 +689,62 @@ def test_the_firm_may_let_managers_approve_their_own_time(
         post(client, f"/time-entries/{own['id']}/approve", {}, bearer(mia), 200)
     finally:
         app.extensions["tally"].databases.dispose()
+
+
+def test_a_lock_date_refuses_each_command_but_an_admins_which_is_recorded(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, org: dict[str, Any]
+) -> None:
+    """org's entries: `entry` on 11-23 (submitted), `approved` 11-24, `rejected` 11-25."""
+    lock = {"lock_date": "2026-11-25"}
+    assert (
+        client.put("/api/v1/settings/lock-date", json=lock, headers=org["as_mia"]).status_code
+        == 403
+    )
+    set_lock = client.put("/api/v1/settings/lock-date", json=lock, headers=admin)
+    assert set_lock.status_code == 200, set_lock.get_json()
+    current = client.get(
+        f"/api/v1/settings/lock-date?min_position={set_lock.get_json()['position']}",
+        headers=org["as_ann"],
+    )
+    assert current.get_json()["lock_date"] == "2026-11-25"
+    assert current.get_json()["set_by"] is not None
+
+    later = post(client, "/time-entries", log_body(org, date="2026-11-26"), org["as_ann"])["id"]
+    as_ann, as_mia = org["as_ann"], org["as_mia"]
+    refusals = [
+        ("POST", "/time-entries", log_body(org, date="2026-11-25"), as_ann),
+        ("PATCH", f"/time-entries/{org['entry']}", {"hours": 3}, as_ann),
+        ("PATCH", f"/time-entries/{org['rejected']}", {"hours": 3}, as_ann),
+        ("PATCH", f"/time-entries/{later}", {"date": "2026-11-20"}, as_ann),
+        ("DELETE", f"/time-entries/{org['entry']}", None, as_ann),
+        ("POST", f"/time-entries/{org['entry']}/reject", {"reason": "late"}, as_mia),
+    ]
+    before = events(stack)
+    for method, path, body, headers in refusals:
+        response = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+        assert response.status_code == 409, (path, response.get_json())
+        problem = response.get_json()
+        assert problem["type"] == "https://tally.example/problems/period-locked", problem
+        assert "2026-11-25" in problem["detail"]
+    assert events(stack) == before
+    post(client, f"/time-entries/{org['entry']}/approve", {}, as_mia, 200)  # approving is not
+
+    amended = client.patch(
+        f"/api/v1/time-entries/{org['rejected']}", json={"hours": 3}, headers=admin
+    )
+    assert amended.status_code == 200
+    with stack.databases.write.connect() as conn:
+        data = conn.execute(
+            select(event_log.c.data).order_by(event_log.c.position.desc()).limit(1)
+        ).scalar_one()
+        admin_id = conn.execute(
+            select(people.c.id).where(people.c.email == ADMIN_EMAIL)
+        ).scalar_one()
+    assert (data["actor_id"], data["overrides"]) == (str(admin_id), ["lock_date"])
+
+    unlock = client.put("/api/v1/settings/lock-date", json={"lock_date": None}, headers=admin)
+    assert unlock.status_code == 200
+    assert client.delete(f"/api/v1/time-entries/{later}", headers=as_ann).status_code == 200
+    for bad in ({"lock_date": "2026-13-01"}, {}, {"lock_date": "2026-11-25", "x": 1}):
+        refused = client.put("/api/v1/settings/lock-date", json=bad, headers=admin)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"

@@ -68,6 +68,7 @@ def every_change_reaches_every_read_model(stack: Stack) -> None:
         )
     )
     s.run(commands.CloseProject(project_id=project))
+    s.run(commands.SetLockDate(lock_date=dt.date(2026, 11, 1)))
     s.catch_up()
     assert s.drift() == {}
 

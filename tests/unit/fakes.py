@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Self
 
+from domain.model import FIRM_ID, Firm
 from tests.support.stack import TEST_POLICY
 
 
@@ -54,12 +55,24 @@ class FakeTimeEntries(FakeRepository):
         )
 
 
+class FakeFirm(FakeRepository):
+    def current(self, *, for_update: bool = False) -> Any:
+        if FIRM_ID not in self.items:
+            self.add(Firm())
+        return self.items[FIRM_ID]
+
+    def lock_date(self) -> dt.date | None:
+        firm = self.items.get(FIRM_ID)
+        return None if firm is None else firm.lock_date
+
+
 class FakeUnitOfWork:
     def __init__(self) -> None:
         self.clients = FakeRepository()
         self.people = FakePeople()
         self.projects = FakeProjects()
         self.time_entries = FakeTimeEntries()
+        self.firm = FakeFirm()
         self.policy = TEST_POLICY
         self.committed = False
         self.log: list[tuple[str, Any]] = []
@@ -74,7 +87,13 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self.event_types = set()
-        for repository in (self.clients, self.people, self.projects, self.time_entries):
+        for repository in (
+            self.clients,
+            self.people,
+            self.projects,
+            self.time_entries,
+            self.firm,
+        ):
             for aggregate in list(repository.items.values()):
                 for event, _version in aggregate.pending_events:
                     self.log.append((event.event_type, event))

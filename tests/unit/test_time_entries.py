@@ -358,3 +358,51 @@ def test_a_firm_may_allow_managers_to_review_their_own_time(
     )
     assert last_event(uow).overrides == ("own_time",)  # type: ignore[attr-defined]
     assert uow.time_entries.items[own].status == "rejected"
+
+
+def test_a_lock_date_stops_everyone_but_an_admin_and_records_the_admin(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    worker, manager = setup["worker"], setup["manager"]
+    locked = log(uow, setup, hours=100, date=DAY - dt.timedelta(days=1))
+    open_entry = log(uow, setup, hours=100, date=DAY + dt.timedelta(days=1))
+    admin = person(uow, "admin")
+    handlers.set_lock_date(commands.SetLockDate(lock_date=DAY, actor_id=admin), uow)
+    assert uow.firm.lock_date() == DAY
+    refused: list[commands.Command] = [
+        commands.LogTime(
+            project_id=setup["project"],
+            person_id=worker,
+            date=DAY,
+            hours_hundredths=100,
+            billable=True,
+            actor_id=worker,
+        ),
+        commands.AmendTimeEntry(entry_id=locked, changes={"notes": "x"}, actor_id=worker),
+        commands.AmendTimeEntry(entry_id=open_entry, changes={"date": DAY}, actor_id=worker),
+        commands.DeleteTimeEntry(entry_id=locked, actor_id=worker),
+        commands.RejectTimeEntry(entry_id=locked, reason="no", actor_id=manager),
+        commands.DeleteTimeEntry(entry_id=locked),  # the system is no admin
+    ]
+    for cmd in refused:
+        with pytest.raises(errors.PeriodLocked, match="on or before the lock date 2026-11-23"):
+            handlers.handle(cmd, uow)
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=open_entry, changes={"notes": "x"}, actor_id=worker), uow
+    )
+    assert last_event(uow).overrides == ()  # type: ignore[attr-defined]
+    handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=locked, actor_id=manager), uow)
+
+    handlers.reject_time_entry(
+        commands.RejectTimeEntry(entry_id=open_entry, reason="no", actor_id=manager), uow
+    )
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=open_entry, changes={"date": DAY}, actor_id=admin), uow
+    )
+    by_admin = last_event(uow)
+    assert by_admin.actor_id == admin  # type: ignore[attr-defined]
+    assert by_admin.overrides == ("lock_date",)  # type: ignore[attr-defined]
+
+    handlers.set_lock_date(commands.SetLockDate(lock_date=None, actor_id=admin), uow)
+    handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=open_entry, actor_id=worker), uow)
+    assert [event.lock_date for name, event in uow.log if name == "LockDateSet"] == [DAY, None]  # type: ignore[attr-defined]
