@@ -19,6 +19,7 @@ from api.schemas import (
     DashboardSchema,
     LockDateViewSchema,
     MinPositionSchema,
+    ProfitabilityPageSchema,
     ProjectListQuerySchema,
     ReportQuerySchema,
     RevenuePageSchema,
@@ -168,6 +169,21 @@ def revenue_report(args: dict[str, Any]) -> Reply:
         "client_revenue",
         args,
         lambda conn: queries.revenue_report(
+            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
+        ),
+    )
+
+
+@blp.route("/reports/profitability", methods=["GET"])
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, ProfitabilityPageSchema)
+def profitability_report(args: dict[str, Any]) -> Reply:
+    """Hours, billed, cost and margin per project and month."""
+    require_role("admin", "manager")
+    return read(
+        "project_profitability",
+        args,
+        lambda conn: queries.profitability_report(
             conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
         ),
     )

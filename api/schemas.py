@@ -16,6 +16,7 @@ from marshmallow import (
 )
 
 from api.fields import Hours, Money, UtcDateTime
+from domain.money import margin_pct
 
 # PostgreSQL text cannot hold NUL, and no name or note needs a control character.
 NO_CONTROL_CHARACTERS = validate.Regexp(
@@ -66,6 +67,13 @@ class CreateProjectSchema(BodySchema):
     default_bill_rate = Money(load_default=None, allow_none=True)
 
 
+def margins(billed_cents: int, cost_cents: int) -> dict[str, Any]:
+    return {
+        "margin_cents": billed_cents - cost_cents,
+        "margin_pct": margin_pct(billed_cents, cost_cents),
+    }
+
+
 class CommandResultSchema(Schema):
     id = fields.UUID(required=True)
     version = fields.Integer(required=True)
@@ -109,6 +117,22 @@ class DashboardSchema(Schema):
         attribute="billed_cents",
         metadata={"description": "The sum of the counted entries' billable_amount."},
     )
+    total_cost = Money(
+        required=True,
+        attribute="total_cost_cents",
+        metadata={"description": "The counted entries' cost (hours x cost rate when logged)."},
+    )
+    margin = Money(
+        signed=True,
+        required=True,
+        attribute="margin_cents",
+        metadata={"description": "total_billed - total_cost."},
+    )
+    margin_pct = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "margin / total_billed in percent; null when nothing is billed."},
+    )
     budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
     budget_used_pct = fields.Float(required=True)
     active_task_count = fields.Integer(required=True)
@@ -118,7 +142,11 @@ class DashboardSchema(Schema):
 
     @pre_dump
     def _remaining(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return row | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
+        return (
+            row
+            | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
+            | margins(row["billed_cents"], row["total_cost_cents"])
+        )
 
 
 Notes = validate.And(validate.Length(max=2000), NO_CONTROL_CHARACTERS)
@@ -314,6 +342,40 @@ class RevenueRowSchema(Schema):
         attribute="billed_cents",
         metadata={"description": "The sum of the counted entries' billable_amount."},
     )
+    cost = Money(
+        required=True,
+        attribute="cost_cents",
+        metadata={"description": "The cost of every counted entry, billable or not."},
+    )
+    margin = Money(signed=True, required=True, attribute="margin_cents")
+
+    @pre_dump
+    def _margin(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return row | {"margin_cents": row["billed_cents"] - row["cost_cents"]}
+
+
+class ProfitabilityRowSchema(Schema):
+    project_id = fields.UUID(required=True)
+    project_name = fields.String(required=True)
+    month = fields.String(required=True, metadata={"example": "2026-11"})
+    hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
+    cost = Money(required=True, attribute="cost_cents")
+    margin = Money(signed=True, required=True, attribute="margin_cents")
+    margin_pct = fields.Float(required=True, allow_none=True)
+
+    @pre_dump
+    def _margins(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return row | margins(row["billed_cents"], row["cost_cents"])
+
+
+class ProfitabilityPageSchema(Schema):
+    items = fields.List(fields.Nested(ProfitabilityRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
 
 
 class RevenuePageSchema(Schema):

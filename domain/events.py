@@ -169,9 +169,10 @@ class TimeEntryEvent(Event):
     difference without reading anything else.
 
     Version 2 adds who issued the command (`actor_id`, None for the system) and the rules an
-    admin overrode doing so (`overrides`, e.g. "own_time"): the audit trail of exceptions."""
+    admin overrode doing so (`overrides`, e.g. "own_time"): the audit trail of exceptions.
+    Version 3 adds the cost rate captured when logged and the cost to the snapshots."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
 
     entry_id: uuid.UUID
     project_id: uuid.UUID

@@ -368,6 +368,8 @@ class TimeEntry(Aggregate):
     amount_cents: int
     status: str
     notes: str | None
+    cost_rate_cents: int = 0
+    cost_cents: int = 0
     deleted: bool = False
 
     def snapshot(self) -> dict[str, object]:
@@ -377,6 +379,8 @@ class TimeEntry(Aggregate):
             "billable": self.billable,
             "rate_cents": self.rate_cents,
             "amount_cents": self.amount_cents,
+            "cost_rate_cents": self.cost_rate_cents,
+            "cost_cents": self.cost_cents,
             "status": self.status,
             "task_id": str(self.task_id) if self.task_id else None,
             "notes": self.notes,
@@ -439,6 +443,8 @@ class TimeEntry(Aggregate):
             amount_cents=entry_amount_cents(hours_hundredths, rate),
             status="submitted",
             notes=notes,
+            cost_rate_cents=person.cost_rate_cents or 0,
+            cost_cents=entry_amount_cents(hours_hundredths, person.cost_rate_cents or 0),
         )
         entry._record_change(events.TimeLogged, None, act)
         return entry
@@ -467,6 +473,7 @@ class TimeEntry(Aggregate):
             if name in changes:
                 setattr(self, name, changes[name])
         self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
+        self.cost_cents = entry_amount_cents(self.hours_hundredths, self.cost_rate_cents)
         self.status = "submitted"
         if self.snapshot() != before:
             self._record_change(events.TimeEntryAmended, before, act)

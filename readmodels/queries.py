@@ -23,6 +23,7 @@ from readmodels.tables import (
     client_revenue,
     project_dashboards,
     project_dashboards__team,
+    project_profitability,
     time_entry_rows,
     utilization,
 )
@@ -229,6 +230,24 @@ def revenue_report(
         cursor,
         descending=False,
         projection="client_revenue",
+    )
+
+
+def profitability_report(
+    conn: Connection, date_from: dt.date, date_to: dt.date, limit: int, cursor: str | None
+) -> Page:
+    """Rows for the months that overlap [date_from, date_to]."""
+    t = project_profitability
+    query = select(t).where(t.c.month_start >= date_from.replace(day=1), t.c.month_start <= date_to)
+    return _page(
+        conn,
+        query,
+        [t.c.month_start, t.c.project_id],
+        [dt.date, uuid.UUID],
+        limit,
+        cursor,
+        descending=False,
+        projection="project_profitability",
     )
 
 

@@ -13,6 +13,7 @@ PROJECTIONS: dict[str, Projection] = {
         reports.utilization,
         reports.client_revenue,
         reports.budget_burn,
+        reports.project_profitability,
         lock_date.projection,
     )
 }

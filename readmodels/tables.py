@@ -86,6 +86,7 @@ project_dashboards = Table(
     Column("total_hundredths", BigInteger, nullable=False),
     Column("billable_hundredths", BigInteger, nullable=False),
     Column("billed_cents", BigInteger, nullable=False),
+    Column("total_cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("budget_used_pct", Numeric(12, 1), nullable=False),
     Column("active_task_count", Integer, nullable=False),
     Column("completed_task_count", Integer, nullable=False),
@@ -199,7 +200,7 @@ utilization__people = Table(
     Column("capacity_hundredths", Integer, nullable=False),
 )
 
-# client_revenue: client x month, billable entries only.
+# client_revenue: client x month, over the entries that count (billed from billable ones).
 client_revenue = Table(
     "client_revenue",
     metadata,
@@ -209,6 +210,7 @@ client_revenue = Table(
     Column("client_name", String(200), nullable=False),
     Column("billable_hundredths", BigInteger, nullable=False),
     Column("billed_cents", BigInteger, nullable=False),
+    Column("cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("entries", Integer, nullable=False),
     Index("ix_client_revenue_month_start", "month_start", "client_id"),
 )
@@ -238,6 +240,28 @@ budget_burn__projects = Table(
     metadata,
     Column("project_id", Uuid, primary_key=True),
     Column("budget_cents", BigInteger, nullable=False),
+)
+
+# project_profitability: project x month, billed against cost.
+project_profitability = Table(
+    "project_profitability",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("month_start", Date, nullable=False),
+    Column("project_name", String(200), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("billed_cents", BigInteger, nullable=False),
+    Column("cost_cents", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Index("ix_project_profitability_month_start", "month_start", "project_id"),
+)
+
+project_profitability__projects = Table(
+    "project_profitability__projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
 )
 
 # lock_date: the firm's lock date and who set it (one row once it has been set).

@@ -46,6 +46,7 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
                 func.sum(entries.c.hours_hundredths).label("total"),
                 func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
                 func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+                func.sum(entries.c.cost_cents).label("cost"),
             )
             .where(COUNTED, only(entries.c.project_id))
             .group_by(entries.c.project_id)
@@ -95,6 +96,7 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
             "total_hundredths": int(total.total) if total else 0,
             "billable_hundredths": int(total.billable) if total else 0,
             "billed_cents": billed,
+            "total_cost_cents": int(total.cost) if total else 0,
             "budget_used_pct": budget_used_pct(billed, row.budget_cents),
             "active_task_count": int(task.active) if task else 0,
             "completed_task_count": int(task.completed) if task else 0,
@@ -151,6 +153,7 @@ def _daily(conn: Connection, key_column: Any, where: Any) -> Any:
             func.sum(entries.c.hours_hundredths).label("hours"),
             func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
             func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+            func.sum(entries.c.cost_cents).label("cost"),
             func.count().label("entries"),
         )
         .select_from(entries.join(w.projects, w.projects.c.id == entries.c.project_id))
@@ -204,7 +207,7 @@ def current_utilization(conn: Connection) -> Rows:
 def recompute_client_revenue(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.clients.c.id, w.clients.c.name)).all())
     rows: Rows = {}
-    for day in _daily(conn, w.projects.c.client_id, BILLABLE):
+    for day in _daily(conn, w.projects.c.client_id, true()):
         month, month_start = month_of(day.date)
         row = rows.setdefault(
             (day.key, month),
@@ -215,11 +218,13 @@ def recompute_client_revenue(conn: Connection) -> Rows:
                 "client_name": names[day.key],
                 "billable_hundredths": 0,
                 "billed_cents": 0,
+                "cost_cents": 0,
                 "entries": 0,
             },
         )
         row["billable_hundredths"] += int(day.billable)
         row["billed_cents"] += int(day.billed)
+        row["cost_cents"] += int(day.cost)
         row["entries"] += int(day.entries)
     return rows
 
@@ -279,6 +284,38 @@ def current_lock_date(conn: Connection) -> Rows:
     return {row.firm_id: dict(row._mapping) for row in conn.execute(select(r.lock_date))}
 
 
+def recompute_project_profitability(conn: Connection) -> Rows:
+    names = dict(conn.execute(select(w.projects.c.id, w.projects.c.name)).all())
+    rows: Rows = {}
+    for day in _daily(conn, w.time_entries.c.project_id, true()):
+        month, month_start = month_of(day.date)
+        row = rows.setdefault(
+            (day.key, month),
+            {
+                "project_id": day.key,
+                "month": month,
+                "month_start": month_start,
+                "project_name": names[day.key],
+                "hundredths": 0,
+                "billed_cents": 0,
+                "cost_cents": 0,
+                "entries": 0,
+            },
+        )
+        row["hundredths"] += int(day.hours)
+        row["billed_cents"] += int(day.billed)
+        row["cost_cents"] += int(day.cost)
+        row["entries"] += int(day.entries)
+    return rows
+
+
+def current_project_profitability(conn: Connection) -> Rows:
+    return {
+        (row.project_id, row.month): dict(row._mapping)
+        for row in conn.execute(select(r.project_profitability))
+    }
+
+
 @dataclass(frozen=True)
 class Check:
     recompute: Callable[[Connection], Rows]
@@ -291,6 +328,7 @@ CHECKS: dict[str, Check] = {
     "utilization": Check(recompute_utilization, current_utilization),
     "client_revenue": Check(recompute_client_revenue, current_client_revenue),
     "budget_burn": Check(recompute_budget_burn, current_budget_burn),
+    "project_profitability": Check(recompute_project_profitability, current_project_profitability),
     "lock_date": Check(recompute_lock_date, current_lock_date),
 }
 

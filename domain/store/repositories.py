@@ -361,6 +361,8 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
             "billable": aggregate.billable,
             "rate_cents": aggregate.rate_cents,
             "amount_cents": aggregate.amount_cents,
+            "cost_rate_cents": aggregate.cost_rate_cents,
+            "cost_cents": aggregate.cost_cents,
             "status": aggregate.status,
             "notes": aggregate.notes,
         }
@@ -386,6 +388,8 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
             billable=row.billable,
             rate_cents=row.rate_cents,
             amount_cents=row.amount_cents,
+            cost_rate_cents=row.cost_rate_cents,
+            cost_cents=row.cost_cents,
             status=row.status,
             notes=row.notes,
             version=row.version,

@@ -111,6 +111,8 @@ time_entries = Table(
     Column("billable", Boolean, nullable=False),
     Column("rate_cents", BigInteger, nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
+    Column("cost_rate_cents", BigInteger, nullable=False, server_default="0"),
+    Column("cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
     Column("notes", Text),
     Column("version", Integer, nullable=False),

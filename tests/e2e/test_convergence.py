@@ -40,6 +40,7 @@ command_steps = st.one_of(
         st.sampled_from([3200, 4000]),
     ),
     st.tuples(st.just("budget"), pick, st.sampled_from([0, 50_000, 1_000_000])),
+    st.tuples(st.just("cost_rate"), pick, st.sampled_from([None, 4000, 6333])),
     st.tuples(st.just("member_rate"), pick, pick, st.sampled_from([None, 9000, 15050])),
     st.tuples(st.just("close"), pick),
     st.tuples(st.just("reopen"), pick),
@@ -58,9 +59,9 @@ class World:
         self.clients = [s.client("Acme"), s.client("Globex")]
         self.manager = s.person("Mia", "Wong", "manager")
         self.people = [
-            s.person("Ann", "Lee", default_bill_rate_cents=9000),
+            s.person("Ann", "Lee", default_bill_rate_cents=9000, cost_rate_cents=5000),
             s.person("Bob", "Ray"),
-            s.person("Cy", "Kim", default_bill_rate_cents=12345),
+            s.person("Cy", "Kim", default_bill_rate_cents=12345, cost_rate_cents=7777),
         ]
         self.projects = [
             s.project(self.clients[0], self.manager, "Web", default_bill_rate_cents=10000),
@@ -114,6 +115,10 @@ class World:
             cmd = commands.UpdatePerson(
                 person_id=self._of(self.people, args[0]),
                 changes={"last_name": args[1], "weekly_capacity_hundredths": args[2]},
+            )
+        elif kind == "cost_rate":
+            cmd = commands.UpdatePerson(
+                person_id=self._of(self.people, args[0]), changes={"cost_rate_cents": args[1]}
             )
         elif kind == "budget":
             cmd = commands.UpdateProject(project_id=project, changes={"budget_cents": args[1]})

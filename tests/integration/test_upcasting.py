@@ -64,7 +64,7 @@ def test_a_missing_upcaster_is_an_error_not_a_silent_skip(monkeypatch: pytest.Mo
     )
     with pytest.raises(LookupError, match="no upcaster"):
         upcasting.upcast(old)
-    assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 2
+    assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 3
 
 
 def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
@@ -99,7 +99,7 @@ def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
     assert "no upcaster" in parked[0].error
 
 
-def test_time_entry_events_of_version_1_name_no_actor_and_override_nothing() -> None:
+def test_time_entry_events_of_version_1_name_no_actor_override_nothing_and_cost_nothing() -> None:
     data = {"entry_id": str(uuid.uuid4()), "before": None, "after": {"status": "submitted"}}
     for event_type in upcasting.TIME_ENTRY_EVENT_TYPES:
         old = RecordedEvent(
@@ -116,4 +116,8 @@ def test_time_entry_events_of_version_1_name_no_actor_and_override_nothing() -> 
         )
         current = upcasting.upcast(old)
         assert current.schema_version == upcasting.CURRENT_VERSIONS[event_type]
-        assert current.data == data | {"actor_id": None, "overrides": []}
+        assert current.data == data | {
+            "actor_id": None,
+            "overrides": [],
+            "after": {"status": "submitted", "cost_rate_cents": 0, "cost_cents": 0},
+        }

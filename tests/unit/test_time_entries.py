@@ -406,3 +406,24 @@ def test_a_lock_date_stops_everyone_but_an_admin_and_records_the_admin(
     handlers.set_lock_date(commands.SetLockDate(lock_date=None, actor_id=admin), uow)
     handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=open_entry, actor_id=worker), uow)
     assert [event.lock_date for name, event in uow.log if name == "LockDateSet"] == [DAY, None]  # type: ignore[attr-defined]
+
+
+def test_the_cost_rate_is_captured_when_logged_and_kept_on_amendment(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    handlers.update_person(
+        commands.UpdatePerson(person_id=setup["worker"], changes={"cost_rate_cents": 4550}), uow
+    )
+    entry_id = log(uow, setup, hours=333)
+    entry = uow.time_entries.items[entry_id]
+    assert (entry.cost_rate_cents, entry.cost_cents) == (4550, 15152)  # 3.33 x 45.50 = 151.515
+    handlers.update_person(
+        commands.UpdatePerson(person_id=setup["worker"], changes={"cost_rate_cents": 9999}), uow
+    )
+    handlers.amend_time_entry(
+        commands.AmendTimeEntry(entry_id=entry_id, changes={"hours_hundredths": 200}), uow
+    )
+    assert (entry.cost_rate_cents, entry.cost_cents) == (4550, 9100)
+    assert last_event(uow).after["cost_cents"] == 9100  # type: ignore[attr-defined]
+    nobody_costed = log(uow, setup, hours=100, person_id=setup["manager"])
+    assert uow.time_entries.items[nobody_costed].cost_cents == 0
