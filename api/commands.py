@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -29,6 +30,7 @@ from api.schemas import (
     RegisterClientSchema,
     RegisterPersonSchema,
     RejectTimeEntrySchema,
+    RejectTimesheetSchema,
     RenameClientSchema,
     TaskResultSchema,
     UpdatePersonSchema,
@@ -312,7 +314,7 @@ def log_time(body: dict[str, Any]) -> Response:
 @blp.arguments(AmendTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
-    """Amend an entry; a rejected entry goes back to submitted."""
+    """Amend an entry that is not approved; it becomes a draft again (to be resubmitted)."""
     require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.AmendTimeEntry(
@@ -343,8 +345,8 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
 @blp.response(200, CommandResultSchema)
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
-    """Approve a submitted entry; it becomes immutable. Nobody but an admin approves their
-    own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
+    """Approve a draft or submitted entry; it becomes immutable. Nobody but an admin approves
+    their own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.ApproveTimeEntry(
@@ -360,7 +362,7 @@ def approve_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.arguments(RejectTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
-    """Reject a submitted entry with a reason; it counts in no total."""
+    """Reject a draft or submitted entry with a reason; it counts in no total."""
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.RejectTimeEntry(
@@ -385,6 +387,64 @@ def set_lock_date(body: dict[str, Any]) -> Response:
             lock_date=body["lock_date"],
             actor_id=caller.person_id,
             expected_version=expected_version(),
+        )
+    )
+    return command_response(outcome, 200)
+
+
+def iso_week(week: str) -> str:
+    if not WEEK_PATTERN.fullmatch(week):
+        raise Problem(
+            422, "The week is not an ISO week.", errors={"week": ["An ISO week like 2026-W48."]}
+        )
+    return week
+
+
+WEEK_PATTERN = re.compile(r"\d{4}-W\d{2}")
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/submit", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
+    """Submit a person's week: their draft entries of it become submitted together (the
+    person, or an admin)."""
+    caller = current_caller()
+    if not caller.is_admin and caller.person_id != person_id:
+        raise Problem(403, "Submit your own week (only an admin submits others').")
+    outcome, _ = runtime().execute(
+        commands.SubmitTimesheet(
+            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/approve", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
+    """Approve a submitted week: an admin all its submitted entries, a manager those on the
+    projects they manage (409 when there are none)."""
+    caller = require_role("admin", "manager")
+    outcome, _ = runtime().execute(
+        commands.ApproveTimesheet(
+            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/reject", methods=["POST"])
+@blp.arguments(RejectTimesheetSchema)
+@blp.response(200, CommandResultSchema)
+def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:
+    """Reject a submitted week with a reason (the same entries approval would take)."""
+    caller = require_role("admin", "manager")
+    outcome, _ = runtime().execute(
+        commands.RejectTimesheet(
+            person_id=person_id,
+            week=iso_week(week),
+            reason=body["reason"].strip(),
+            actor_id=caller.person_id,
         )
     )
     return command_response(outcome, 200)

@@ -25,6 +25,8 @@ from api.schemas import (
     RevenuePageSchema,
     TimeEntryPageSchema,
     TimeEntryQuerySchema,
+    TimesheetPageSchema,
+    TimesheetQuerySchema,
     UtilizationPageSchema,
 )
 from readmodels import engine, queries
@@ -138,6 +140,29 @@ def list_time_entries(args: dict[str, Any]) -> Reply:
             status=args.get("status"),
             date_from=args.get("date_from"),
             date_to=args.get("date_to"),
+            limit=args["limit"],
+            cursor=args["cursor"],
+        ),
+    )
+
+
+@blp.route("/timesheets", methods=["GET"])
+@blp.arguments(TimesheetQuerySchema, location="query")
+@blp.response(200, TimesheetPageSchema)
+def list_timesheets(args: dict[str, Any]) -> Reply:
+    """Person x ISO week with hours and status, latest week first; members see their own.
+    `?status=submitted` is what waits for review."""
+    caller = current_caller()
+    viewer_id = caller.person_id if caller.role == "member" else None
+    return read(
+        "timesheets",
+        args,
+        lambda conn: queries.timesheets(
+            conn,
+            person_id=args.get("person_id"),
+            viewer_id=viewer_id,
+            week=args.get("week"),
+            status=args.get("status"),
             limit=args["limit"],
             cursor=args["cursor"],
         ),

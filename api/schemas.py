@@ -16,6 +16,7 @@ from marshmallow import (
 )
 
 from api.fields import Hours, Money, UtcDateTime
+from domain.model import ENTRY_STATUSES
 from domain.money import margin_pct
 
 # PostgreSQL text cannot hold NUL, and no name or note needs a control character.
@@ -224,6 +225,44 @@ class LockDateViewSchema(Schema):
     set_by = fields.UUID(required=True, allow_none=True)
 
 
+WEEK = validate.Regexp(r"^\d{4}-W\d{2}$", error="An ISO week like 2026-W48.")
+WEEK_STATUSES = [*ENTRY_STATUSES, "mixed"]
+
+
+class RejectTimesheetSchema(RejectTimeEntrySchema):
+    pass
+
+
+class TimesheetRowSchema(Schema):
+    person_id = fields.UUID(required=True)
+    person_name = fields.String(required=True)
+    week = fields.String(required=True, metadata={"example": "2026-W48"})
+    week_start = fields.Date(required=True)
+    hours = Hours(
+        required=True,
+        attribute="hundredths",
+        maximum=10**9,
+        minimum_exclusive=-1,
+        metadata={"description": "The hours that count: draft, submitted and approved."},
+    )
+    status = fields.String(required=True, validate=validate.OneOf(WEEK_STATUSES))
+    draft_entries = fields.Integer(required=True)
+    submitted_entries = fields.Integer(required=True)
+    approved_entries = fields.Integer(required=True)
+    rejected_entries = fields.Integer(required=True)
+    last_action = fields.String(
+        allow_none=True, required=True, metadata={"description": "submitted, approved, rejected"}
+    )
+    acted_by = fields.UUID(allow_none=True, required=True)
+    acted_by_name = fields.String(allow_none=True, required=True)
+    reason = fields.String(allow_none=True, required=True)
+
+
+class TimesheetPageSchema(Schema):
+    items = fields.List(fields.Nested(TimesheetRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
 
@@ -251,7 +290,7 @@ class DateRangeMixin:
 class TimeEntryQuerySchema(DateRangeMixin, PageQuerySchema):
     person_id = fields.UUID()
     project_id = fields.UUID()
-    status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
+    status = fields.String(validate=validate.OneOf(list(ENTRY_STATUSES)))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
 
@@ -398,3 +437,9 @@ class BudgetBurnRowSchema(Schema):
 class BudgetBurnPageSchema(Schema):
     items = fields.List(fields.Nested(BudgetBurnRowSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class TimesheetQuerySchema(PageQuerySchema):
+    person_id = fields.UUID()
+    week = fields.String(validate=WEEK)
+    status = fields.String(validate=validate.OneOf(WEEK_STATUSES))

@@ -162,3 +162,30 @@ class RejectTimeEntry(Command):
     reason: str
     expected_version: int | None = None
     actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class SubmitTimesheet(Command):
+    """A person's draft entries of an ISO week (2026-W48) become submitted together."""
+
+    person_id: uuid.UUID
+    week: str
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ApproveTimesheet(Command):
+    """The week's submitted entries the actor may review (a manager: on their projects; an
+    admin or the system: all) become approved together."""
+
+    person_id: uuid.UUID
+    week: str
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class RejectTimesheet(Command):
+    person_id: uuid.UUID
+    week: str
+    reason: str
+    actor_id: uuid.UUID | None = None

@@ -34,7 +34,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_jsonable(item) for item in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -163,6 +163,20 @@ class LockDateSet(Event):
 
 
 @dataclass(frozen=True)
+class TimesheetActed(Event):
+    """A person's week was submitted, approved or rejected as a whole (`action`), by whom,
+    and which entries it changed (each entry's own event follows the same rules)."""
+
+    timesheet_id: uuid.UUID
+    person_id: uuid.UUID
+    week: str
+    action: str
+    actor_id: uuid.UUID | None
+    entry_ids: tuple[uuid.UUID, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class TimeEntryEvent(Event):
     """Every time-entry event carries the entry's state before and after the change
     (None before it was logged, None after it was deleted), so a projector applies the exact
@@ -196,6 +210,11 @@ class TimeEntryAmended(TimeEntryEvent):
 
 @dataclass(frozen=True)
 class TimeEntryDeleted(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntrySubmitted(TimeEntryEvent):
     pass
 
 

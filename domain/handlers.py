@@ -333,6 +333,92 @@ def reject_time_entry(cmd: commands.RejectTimeEntry, uow: UnitOfWork) -> Outcome
         return _outcome(uow, entry)
 
 
+def _week(uow: UnitOfWork, person_id: uuid.UUID, week: str) -> tuple[str, list[model.TimeEntry]]:
+    """The week's canonical label and the person's entries in it, each row locked: two
+    commands on one week queue on its first entry. Entries are locked before anything else,
+    as amending locks its entry before the person: the same order, so no deadlock."""
+    monday = model.week_start(week)
+    entries = uow.time_entries.of_week(person_id, monday)
+    if not entries and uow.people.get(person_id) is None:
+        raise errors.NotFound(f"no person {person_id}")
+    return model.week_of(monday), entries
+
+
+def _record_on_timesheet(
+    uow: UnitOfWork,
+    person_id: uuid.UUID,
+    week: str,
+    action: str,
+    act: model.Act,
+    entries: list[model.TimeEntry],
+    reason: str | None = None,
+) -> model.Timesheet:
+    sheet = uow.timesheets.for_week(person_id, week)
+    sheet.act(action, act.actor_id, [entry.id for entry in entries], reason)
+    return sheet
+
+
+def submit_timesheet(cmd: commands.SubmitTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        drafts = [entry for entry in entries if entry.status == "draft"]
+        if not drafts:
+            raise errors.InvalidTransition(f"{week} has no draft entries to submit")
+        act = model.Act(cmd.actor_id, _past_lock(uow, [e.date for e in drafts], cmd.actor_id))
+        for entry in drafts:
+            entry.submit(act)
+        sheet = _record_on_timesheet(uow, cmd.person_id, week, "submitted", act, drafts)
+        uow.commit()
+        return _outcome(uow, sheet)
+
+
+def _reviewable(
+    uow: UnitOfWork, entries: list[model.TimeEntry], actor_id: uuid.UUID | None, week: str
+) -> list[model.TimeEntry]:
+    """The week's submitted entries the actor reviews: a manager those on their projects."""
+    submitted = [entry for entry in entries if entry.status == "submitted"]
+    actor = uow.people.get(actor_id) if actor_id is not None else None
+    if actor is not None and actor.role != "admin":
+        managed = {
+            project_id
+            for project_id in {entry.project_id for entry in submitted}
+            if (project := uow.projects.get(project_id)) is not None
+            and project.manager_id == actor.id
+        }
+        submitted = [entry for entry in submitted if entry.project_id in managed]
+    if not submitted:
+        raise errors.InvalidTransition(f"{week} has no submitted entries for you to review")
+    return submitted
+
+
+def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        reviewed = _reviewable(uow, entries, cmd.actor_id, week)
+        act = model.Act(cmd.actor_id, _own_time(uow, cmd.person_id, cmd.actor_id))
+        for entry in reviewed:
+            entry.approve(act)
+        sheet = _record_on_timesheet(uow, cmd.person_id, week, "approved", act, reviewed)
+        uow.commit()
+        return _outcome(uow, sheet)
+
+
+def reject_timesheet(cmd: commands.RejectTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        reviewed = _reviewable(uow, entries, cmd.actor_id, week)
+        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
+        overrides += _past_lock(uow, [entry.date for entry in reviewed], cmd.actor_id)
+        act = model.Act(cmd.actor_id, overrides)
+        for entry in reviewed:
+            entry.reject(cmd.reason, act)
+        sheet = _record_on_timesheet(
+            uow, cmd.person_id, week, "rejected", act, reviewed, cmd.reason
+        )
+        uow.commit()
+        return _outcome(uow, sheet)
+
+
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outcome]] = {
     commands.RegisterClient: register_client,
     commands.RenameClient: rename_client,
@@ -353,6 +439,9 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outco
     commands.DeleteTimeEntry: delete_time_entry,
     commands.ApproveTimeEntry: approve_time_entry,
     commands.RejectTimeEntry: reject_time_entry,
+    commands.SubmitTimesheet: submit_timesheet,
+    commands.ApproveTimesheet: approve_timesheet,
+    commands.RejectTimesheet: reject_timesheet,
 }
 
 

@@ -340,7 +340,66 @@ class Firm(Aggregate):
         )
 
 
-COUNTED_STATUSES = ("submitted", "approved")
+# An entry's states: draft (logged or amended) -> submitted (its week was submitted) ->
+# approved (immutable) or rejected (amended back to draft). Approval and rejection also take
+# a draft entry directly. Drafts, submitted and approved entries count in totals.
+ENTRY_STATUSES = ("draft", "submitted", "approved", "rejected")
+COUNTED_STATUSES = ("draft", "submitted", "approved")
+REVIEWABLE_STATUSES = ("draft", "submitted")
+
+
+def week_start(week: str) -> dt.date:
+    """The Monday of an ISO week given as 2026-W48."""
+    year, _, number = week.partition("-W")
+    try:
+        return dt.date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise errors.ValidationFailed(
+            "week", f"{week!r} is not an ISO week like 2026-W48"
+        ) from None
+
+
+def week_of(day: dt.date) -> str:
+    year, number, _ = day.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def timesheet_id(person_id: uuid.UUID, week: str) -> uuid.UUID:
+    """A person's week has one timesheet, whose id both can name."""
+    return uuid.uuid5(person_id, week)
+
+
+@dataclass
+class Timesheet(Aggregate):
+    """The last action on a person's week as a whole, and who took it. Its entries' states
+    live on the entries; the week's status is derived from them."""
+
+    id: uuid.UUID
+    person_id: uuid.UUID
+    week: str
+    last_action: str | None = None
+    acted_by: uuid.UUID | None = None
+    reason: str | None = None
+
+    def act(
+        self,
+        action: str,
+        actor_id: uuid.UUID | None,
+        entry_ids: list[uuid.UUID],
+        reason: str | None = None,
+    ) -> None:
+        self.last_action, self.acted_by, self.reason = action, actor_id, reason
+        self.record(
+            events.TimesheetActed(
+                timesheet_id=self.id,
+                person_id=self.person_id,
+                week=self.week,
+                action=action,
+                actor_id=actor_id,
+                entry_ids=tuple(entry_ids),
+                reason=reason,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -441,10 +500,10 @@ class TimeEntry(Aggregate):
             billable=billable,
             rate_cents=rate,
             amount_cents=entry_amount_cents(hours_hundredths, rate),
-            status="submitted",
             notes=notes,
             cost_rate_cents=person.cost_rate_cents or 0,
             cost_cents=entry_amount_cents(hours_hundredths, person.cost_rate_cents or 0),
+            status="draft",
         )
         entry._record_change(events.TimeLogged, None, act)
         return entry
@@ -474,7 +533,7 @@ class TimeEntry(Aggregate):
                 setattr(self, name, changes[name])
         self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
         self.cost_cents = entry_amount_cents(self.hours_hundredths, self.cost_rate_cents)
-        self.status = "submitted"
+        self.status = "draft"
         if self.snapshot() != before:
             self._record_change(events.TimeEntryAmended, before, act)
 
@@ -485,19 +544,28 @@ class TimeEntry(Aggregate):
         self.deleted = True
         self._record_change(events.TimeEntryDeleted, before, act)
 
-    def approve(self, act: Act = SYSTEM) -> None:
-        if self.status != "submitted":
+    def submit(self, act: Act = SYSTEM) -> None:
+        if self.status != "draft":
             raise errors.InvalidTransition(
-                f"only submitted entries can be approved, not {self.status}"
+                f"only draft entries can be submitted, not {self.status}"
+            )
+        before = self.snapshot()
+        self.status = "submitted"
+        self._record_change(events.TimeEntrySubmitted, before, act)
+
+    def approve(self, act: Act = SYSTEM) -> None:
+        if self.status not in REVIEWABLE_STATUSES:
+            raise errors.InvalidTransition(
+                f"only draft or submitted entries can be approved, not {self.status}"
             )
         before = self.snapshot()
         self.status = "approved"
         self._record_change(events.TimeEntryApproved, before, act)
 
     def reject(self, reason: str, act: Act = SYSTEM) -> None:
-        if self.status != "submitted":
+        if self.status not in REVIEWABLE_STATUSES:
             raise errors.InvalidTransition(
-                f"only submitted entries can be rejected, not {self.status}"
+                f"only draft or submitted entries can be rejected, not {self.status}"
             )
         before = self.snapshot()
         self.status = "rejected"

@@ -37,6 +37,12 @@ class TimeEntryRepository(Repository[model.TimeEntry], Protocol):
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int: ...
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[model.TimeEntry]: ...
+
+
+class TimesheetRepository(Protocol):
+    def for_week(self, person_id: uuid.UUID, week: str) -> model.Timesheet: ...
+
 
 class FirmRepository(Protocol):
     def current(self, *, for_update: bool = False) -> model.Firm: ...
@@ -50,6 +56,7 @@ class UnitOfWork(Protocol):
     projects: ProjectRepository
     time_entries: TimeEntryRepository
     firm: FirmRepository
+    timesheets: TimesheetRepository
     policy: Policy
     last_position: int | None
     event_types: set[str]

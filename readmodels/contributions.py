@@ -1,6 +1,6 @@
 """What one time entry adds to totals, from the before/after snapshots its events carry.
 
-Only submitted and approved entries count; rejected and deleted ones count in no total.
+Draft, submitted and approved entries count; rejected and deleted ones count in no total.
 Hours and costs are those of all counted entries; billable hours and billed amounts (the sum
 of billable_amount) come from billable entries.
 """
@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, delete
 
+from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels.projection import TableSet, conflict_insert
 
-COUNTED = ("submitted", "approved")
+COUNTED = COUNTED_STATUSES
 
 
 @dataclass(frozen=True)

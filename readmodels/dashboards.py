@@ -235,7 +235,14 @@ def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> Non
 
 
 TIME_ENTRY_EVENTS = frozenset(
-    {"TimeLogged", "TimeEntryAmended", "TimeEntryDeleted", "TimeEntryApproved", "TimeEntryRejected"}
+    {
+        "TimeLogged",
+        "TimeEntryAmended",
+        "TimeEntryDeleted",
+        "TimeEntrySubmitted",
+        "TimeEntryApproved",
+        "TimeEntryRejected",
+    }
 )
 
 

@@ -25,6 +25,7 @@ from readmodels.tables import (
     project_dashboards__team,
     project_profitability,
     time_entry_rows,
+    timesheet_weeks,
     utilization,
 )
 from readmodels.tables import (
@@ -248,6 +249,39 @@ def profitability_report(
         cursor,
         descending=False,
         projection="project_profitability",
+    )
+
+
+def timesheets(
+    conn: Connection,
+    *,
+    person_id: uuid.UUID | None = None,
+    viewer_id: uuid.UUID | None = None,
+    week: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Person x week rows, latest week first; viewer_id keeps only that person's own."""
+    t = timesheet_weeks
+    query = select(t)
+    for column, value in (
+        (t.c.person_id, person_id),
+        (t.c.person_id, viewer_id),
+        (t.c.week, week),
+        (t.c.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return _page(
+        conn,
+        query,
+        [t.c.week_start, t.c.person_id],
+        [dt.date, uuid.UUID],
+        limit,
+        cursor,
+        descending=True,
+        projection="timesheets",
     )
 
 

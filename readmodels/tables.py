@@ -264,6 +264,45 @@ project_profitability__projects = Table(
     Column("name", String(200), nullable=False),
 )
 
+# timesheet_weeks (the timesheets projection): person x ISO week, with its entries by status.
+timesheet_weeks = Table(
+    "timesheet_weeks",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("week_start", Date, nullable=False),
+    Column("person_name", String(401), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("draft_entries", Integer, nullable=False),
+    Column("submitted_entries", Integer, nullable=False),
+    Column("approved_entries", Integer, nullable=False),
+    Column("rejected_entries", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("last_action", String(10)),
+    Column("acted_by", Uuid),
+    Column("acted_by_name", String(401)),
+    Column("reason", Text),
+    Index("ix_timesheet_weeks_week_start", "week_start", "person_id"),
+    Index("ix_timesheet_weeks_status_week_start", "status", "week_start", "person_id"),
+)
+
+timesheet_weeks__people = Table(
+    "timesheet_weeks__people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("name", String(401), nullable=False),
+)
+
+timesheet_weeks__actions = Table(
+    "timesheet_weeks__actions",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("last_action", String(10), nullable=False),
+    Column("acted_by", Uuid),
+    Column("reason", Text),
+)
+
 # lock_date: the firm's lock date and who set it (one row once it has been set).
 lock_date = Table(
     "lock_date",

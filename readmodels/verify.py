@@ -13,16 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select, true
 
+from domain.model import COUNTED_STATUSES
 from domain.store import tables as w
 from domain.store.db import Databases
 from readmodels import tables as r
 from readmodels.contributions import iso_week, month_of
 from readmodels.dashboards import budget_used_pct, team_json
+from readmodels.timesheets import STATUS_COLUMNS, week_status
 
 Rows = dict[Any, dict[str, Any]]
 
 
-COUNTED = w.time_entries.c.status.in_(("submitted", "approved"))
+COUNTED = w.time_entries.c.status.in_(COUNTED_STATUSES)
 BILLABLE = w.time_entries.c.billable.is_(True)
 
 
@@ -266,6 +268,68 @@ def current_budget_burn(conn: Connection) -> Rows:
     }
 
 
+def recompute_timesheets(conn: Connection) -> Rows:
+    entries = w.time_entries
+    names = {
+        row.id: row.name for row in conn.execute(select(w.people.c.id, _person_name(w.people)))
+    }
+    actions = {
+        (row.person_id, row.week): row
+        for row in conn.execute(
+            select(
+                w.timesheets.c.person_id,
+                w.timesheets.c.week,
+                w.timesheets.c.last_action,
+                w.timesheets.c.acted_by,
+                w.timesheets.c.reason,
+            ).where(w.timesheets.c.last_action.is_not(None))
+        )
+    }
+    rows: Rows = {}
+    for day in conn.execute(
+        select(
+            entries.c.person_id,
+            entries.c.date,
+            entries.c.status,
+            func.count().label("entries"),
+            func.sum(entries.c.hours_hundredths).label("hours"),
+        ).group_by(entries.c.person_id, entries.c.date, entries.c.status)
+    ):
+        week, week_start = iso_week(day.date)
+        action = actions.get((day.person_id, week))
+        acted_by = action.acted_by if action else None
+        row = rows.setdefault(
+            (day.person_id, week),
+            {
+                "person_id": day.person_id,
+                "week": week,
+                "week_start": week_start,
+                "person_name": names[day.person_id],
+                "hundredths": 0,
+                **dict.fromkeys(STATUS_COLUMNS.values(), 0),
+                "last_action": action.last_action if action else None,
+                "acted_by": acted_by,
+                "acted_by_name": names[acted_by] if acted_by else None,
+                "reason": action.reason if action else None,
+            },
+        )
+        row[STATUS_COLUMNS[day.status]] += int(day.entries)
+        if day.status in COUNTED_STATUSES:
+            row["hundredths"] += int(day.hours)
+    for row in rows.values():
+        row["status"] = week_status(
+            {status: row[column] for status, column in STATUS_COLUMNS.items()}
+        )
+    return rows
+
+
+def current_timesheets(conn: Connection) -> Rows:
+    return {
+        (row.person_id, row.week): dict(row._mapping)
+        for row in conn.execute(select(r.timesheet_weeks))
+    }
+
+
 def recompute_lock_date(conn: Connection) -> Rows:
     settings = w.firm_settings
     return {
@@ -330,6 +394,7 @@ CHECKS: dict[str, Check] = {
     "budget_burn": Check(recompute_budget_burn, current_budget_burn),
     "project_profitability": Check(recompute_project_profitability, current_project_profitability),
     "lock_date": Check(recompute_lock_date, current_lock_date),
+    "timesheets": Check(recompute_timesheets, current_timesheets),
 }
 
 

@@ -414,6 +414,36 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
                 f"time entry {aggregate.id} was changed by another request"
             )
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[model.TimeEntry]:
+        """The person's entries of the week from `monday`, each row locked (in id order, so
+        that two commands on one week never deadlock)."""
+        entries = tables.time_entries
+        lock = self.locks_rows(True)
+
+        def build() -> Select[Any]:
+            query = (
+                self.rows()
+                .where(
+                    entries.c.person_id == bindparam("person_id"),
+                    entries.c.date.between(bindparam("monday"), bindparam("sunday")),
+                )
+                .order_by(entries.c.id)
+            )
+            return query.with_for_update(of=entries) if lock else query
+
+        values = {
+            "person_id": person_id,
+            "monday": monday,
+            "sunday": monday + dt.timedelta(days=6),
+        }
+        found = []
+        for row in self.connection.execute(self.statement("a week", build), values):
+            entry = self.from_row(row)
+            entry.loaded_version = entry.version
+            self.seen.append(entry)
+            found.append(entry)
+        return found
+
     def hours_on(
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int:
@@ -484,3 +514,39 @@ class FirmRepository(TableRepository[model.Firm]):
 
         statement = self.statement("lock date", build)
         return self.connection.execute(statement, {"firm_id": model.FIRM_ID}).scalar_one_or_none()
+
+
+class TimesheetRepository(TableRepository[model.Timesheet]):
+    table = tables.timesheets
+    aggregate_type = "Timesheet"
+
+    def to_row(self, aggregate: model.Timesheet) -> dict[str, Any]:
+        return {
+            "id": aggregate.id,
+            "person_id": aggregate.person_id,
+            "week": aggregate.week,
+            "last_action": aggregate.last_action,
+            "acted_by": aggregate.acted_by,
+            "reason": aggregate.reason,
+        }
+
+    def from_row(self, row: Any) -> model.Timesheet:
+        return model.Timesheet(
+            id=row.id,
+            person_id=row.person_id,
+            week=row.week,
+            last_action=row.last_action,
+            acted_by=row.acted_by,
+            reason=row.reason,
+            version=row.version,
+        )
+
+    def for_week(self, person_id: uuid.UUID, week: str) -> model.Timesheet:
+        """The week's timesheet, new if nothing was done to the week as a whole yet. The
+        caller holds the week's entries' row locks, which serialize the week's commands."""
+        sheet_id = model.timesheet_id(person_id, week)
+        sheet = self.get(sheet_id)
+        if sheet is None:
+            sheet = model.Timesheet(id=sheet_id, person_id=person_id, week=week)
+            self.add(sheet)
+        return sheet

@@ -120,6 +120,19 @@ time_entries = Table(
     CheckConstraint("hours_hundredths > 0 AND hours_hundredths <= 2400", name="hours_range"),
 )
 
+timesheets = Table(
+    "timesheets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("person_id", Uuid, ForeignKey("people.id"), nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("last_action", String(10)),
+    Column("acted_by", Uuid),
+    Column("reason", Text),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("person_id", "week"),
+)
+
 firm_settings = Table(
     "firm_settings",
     metadata,

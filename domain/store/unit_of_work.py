@@ -15,6 +15,7 @@ from domain.store.repositories import (
     ProjectRepository,
     TableRepository,
     TimeEntryRepository,
+    TimesheetRepository,
 )
 
 
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
         self.projects = ProjectRepository(self.connection)
         self.time_entries = TimeEntryRepository(self.connection)
         self.firm = FirmRepository(self.connection)
+        self.timesheets = TimesheetRepository(self.connection)
         self.last_position = None
         self.event_types = set()
         return self
@@ -55,7 +57,14 @@ class SqlUnitOfWork:
 
     @property
     def repositories(self) -> tuple[TableRepository[Any], ...]:
-        return (self.clients, self.people, self.projects, self.time_entries, self.firm)
+        return (
+            self.clients,
+            self.people,
+            self.projects,
+            self.time_entries,
+            self.firm,
+            self.timesheets,
+        )
 
     def commit(self) -> None:
         assert self.connection is not None

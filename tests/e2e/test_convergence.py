@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from domain import commands, errors
+from domain import commands, errors, model
 from readmodels import engine
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
@@ -48,6 +48,11 @@ command_steps = st.one_of(
     st.tuples(st.just("complete"), pick),
     st.tuples(st.just("reopen_task"), pick),
     st.tuples(st.just("lock"), st.one_of(st.none(), st.integers(min_value=0, max_value=14))),
+    st.tuples(
+        st.sampled_from(["submit_week", "approve_week", "reject_week"]),
+        pick,
+        st.integers(min_value=0, max_value=5),
+    ),
 )
 
 
@@ -142,6 +147,14 @@ class World:
                 if kind == "complete"
                 else commands.ReopenTask(task_id=task)
             )
+        elif kind in ("submit_week", "approve_week", "reject_week"):
+            person = self._of(self.people, args[0])
+            week = model.week_of(MONDAY + dt.timedelta(weeks=args[1]))
+            cmd = {
+                "submit_week": commands.SubmitTimesheet(person, week),
+                "approve_week": commands.ApproveTimesheet(person, week, actor_id=self.manager),
+                "reject_week": commands.RejectTimesheet(person, week, reason="no"),
+            }[kind]
         elif kind == "lock":
             day = args[0]
             cmd = commands.SetLockDate(

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Self
 
-from domain.model import FIRM_ID, Firm
+from domain.model import FIRM_ID, Firm, Timesheet, timesheet_id
 from tests.support.stack import TEST_POLICY
 
 
@@ -54,6 +54,25 @@ class FakeTimeEntries(FakeRepository):
             and not entry.deleted
         )
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[Any]:
+        sunday = monday + dt.timedelta(days=6)
+        return sorted(
+            (
+                entry
+                for entry in self.items.values()
+                if entry.person_id == person_id and monday <= entry.date <= sunday
+            ),
+            key=lambda entry: entry.id,
+        )
+
+
+class FakeTimesheets(FakeRepository):
+    def for_week(self, person_id: uuid.UUID, week: str) -> Any:
+        sheet_id = timesheet_id(person_id, week)
+        if sheet_id not in self.items:
+            self.add(Timesheet(id=sheet_id, person_id=person_id, week=week))
+        return self.items[sheet_id]
+
 
 class FakeFirm(FakeRepository):
     def current(self, *, for_update: bool = False) -> Any:
@@ -73,6 +92,7 @@ class FakeUnitOfWork:
         self.projects = FakeProjects()
         self.time_entries = FakeTimeEntries()
         self.firm = FakeFirm()
+        self.timesheets = FakeTimesheets()
         self.policy = TEST_POLICY
         self.committed = False
         self.log: list[tuple[str, Any]] = []
@@ -93,6 +113,7 @@ class FakeUnitOfWork:
             self.projects,
             self.time_entries,
             self.firm,
+            self.timesheets,
         ):
             for aggregate in list(repository.items.values()):
                 for event, _version in aggregate.pending_events:

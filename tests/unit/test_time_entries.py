@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from domain import commands, errors, handlers
+from domain import commands, errors, handlers, model
 from domain.policy import Policy
 from tests.unit.fakes import FakeUnitOfWork
 
@@ -194,7 +194,7 @@ def test_a_task_must_belong_to_the_project(
     log(uow, setup, task_id=task)
 
 
-def test_approved_entries_are_immutable_and_rejected_ones_resubmit_on_amend(
+def test_approved_entries_are_immutable_and_rejected_ones_are_drafts_again_on_amend(
     uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
 ) -> None:
     approved = log(uow, setup, hours=100)
@@ -218,7 +218,7 @@ def test_approved_entries_are_immutable_and_rejected_ones_resubmit_on_amend(
     )
     event = last_event(uow)
     assert event.before["status"] == "rejected"  # type: ignore[attr-defined]
-    assert event.after["status"] == "submitted"  # type: ignore[attr-defined]
+    assert event.after["status"] == "draft"  # type: ignore[attr-defined]
     handlers.reject_time_entry(commands.RejectTimeEntry(entry_id=rejected, reason="again"), uow)
     handlers.delete_time_entry(commands.DeleteTimeEntry(entry_id=rejected), uow)
     assert rejected not in uow.time_entries.items
@@ -329,7 +329,7 @@ def test_nobody_but_an_admin_reviews_their_own_time(
     ):
         with pytest.raises(errors.OwnTimeReview):
             handlers.handle(review, uow)
-    assert uow.time_entries.items[own].status == "submitted"
+    assert uow.time_entries.items[own].status == "draft"
 
     worker = log(uow, setup, hours=100)
     handlers.approve_time_entry(commands.ApproveTimeEntry(entry_id=worker, actor_id=manager), uow)
@@ -427,3 +427,78 @@ def test_the_cost_rate_is_captured_when_logged_and_kept_on_amendment(
     assert last_event(uow).after["cost_cents"] == 9100  # type: ignore[attr-defined]
     nobody_costed = log(uow, setup, hours=100, person_id=setup["manager"])
     assert uow.time_entries.items[nobody_costed].cost_cents == 0
+
+
+def week_entries(uow: FakeUnitOfWork, person_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    return {
+        entry.id: entry.status
+        for entry in uow.time_entries.items.values()
+        if entry.person_id == person_id
+    }
+
+
+def test_a_week_is_submitted_then_reviewed_per_manager(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    worker, manager = setup["worker"], setup["manager"]
+    other_manager = person(uow, "manager")
+    other = handlers.create_project(
+        commands.CreateProject(
+            name="Other",
+            client_id=setup["client"],
+            manager_id=other_manager,
+            start_date=dt.date(2026, 1, 1),
+            budget_cents=0,
+        ),
+        uow,
+    ).id
+    handlers.add_member(commands.AddMember(project_id=other, person_id=worker, role="Dev"), uow)
+    ours = log(uow, setup, hours=100)  # Monday of 2026-W48
+    theirs = log(uow, setup, hours=200, project_id=other, date=DAY + dt.timedelta(days=6))
+    next_week = log(uow, setup, hours=300, date=DAY + dt.timedelta(days=7))
+    assert set(week_entries(uow, worker).values()) == {"draft"}
+
+    with pytest.raises(errors.InvalidTransition, match="no submitted entries"):
+        handlers.handle(commands.ApproveTimesheet(worker, "2026-W48", actor_id=manager), uow)
+    handlers.handle(commands.SubmitTimesheet(worker, "2026-W48", actor_id=worker), uow)
+    assert week_entries(uow, worker) == {ours: "submitted", theirs: "submitted", next_week: "draft"}
+    with pytest.raises(errors.InvalidTransition, match="no draft entries"):
+        handlers.handle(commands.SubmitTimesheet(worker, "2026-W48", actor_id=worker), uow)
+
+    handlers.handle(commands.ApproveTimesheet(worker, "2026-W48", actor_id=manager), uow)
+    assert week_entries(uow, worker)[ours] == "approved"
+    assert week_entries(uow, worker)[theirs] == "submitted"
+    handlers.handle(
+        commands.RejectTimesheet(worker, "2026-W48", reason="no", actor_id=other_manager), uow
+    )
+    assert week_entries(uow, worker)[theirs] == "rejected"
+    sheet = uow.timesheets.items[model.timesheet_id(worker, "2026-W48")]
+    assert (sheet.last_action, sheet.acted_by, sheet.reason) == ("rejected", other_manager, "no")
+    acted = last_event(uow)
+    assert acted.entry_ids == (theirs,)  # type: ignore[attr-defined]
+
+    with pytest.raises(errors.ValidationFailed, match="ISO week"):
+        handlers.handle(commands.SubmitTimesheet(worker, "2026-48", actor_id=worker), uow)
+    with pytest.raises(errors.NotFound):
+        handlers.handle(commands.SubmitTimesheet(uuid.uuid4(), "2026-W48"), uow)
+
+
+def test_a_locked_week_is_neither_submitted_nor_rejected_but_by_an_admin(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    worker, manager = setup["worker"], setup["manager"]
+    admin = person(uow, "admin")
+    log(uow, setup, hours=100)
+    handlers.handle(commands.SubmitTimesheet(worker, "2026-W48", actor_id=worker), uow)
+    log(uow, setup, hours=100, date=DAY + dt.timedelta(days=7))
+    handlers.handle(commands.SetLockDate(lock_date=DAY + dt.timedelta(days=7)), uow)
+    with pytest.raises(errors.PeriodLocked):
+        handlers.handle(commands.SubmitTimesheet(worker, "2026-W49", actor_id=worker), uow)
+    with pytest.raises(errors.PeriodLocked):
+        handlers.handle(
+            commands.RejectTimesheet(worker, "2026-W48", reason="x", actor_id=manager), uow
+        )
+    handlers.handle(commands.SubmitTimesheet(worker, "2026-W49", actor_id=admin), uow)
+    assert last_event(uow).actor_id == admin  # type: ignore[attr-defined]
+    submitted = [event for name, event in uow.log if name == "TimeEntrySubmitted"][-1]
+    assert submitted.overrides == ("lock_date",)  # type: ignore[attr-defined]
