@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -24,11 +25,13 @@ from api.schemas import (
     AmendTimeEntrySchema,
     CommandResultSchema,
     CreateProjectSchema,
+    LockDateSchema,
     LogTimeSchema,
     PersonCreatedSchema,
     RegisterClientSchema,
     RegisterPersonSchema,
     RejectTimeEntrySchema,
+    RejectTimesheetSchema,
     RenameClientSchema,
     TaskResultSchema,
     UpdatePersonSchema,
@@ -301,6 +304,7 @@ def log_time(body: dict[str, Any]) -> Response:
             billable=body["billable"],
             task_id=body["task_id"],
             notes=body["notes"],
+            actor_id=caller.person_id,
         )
     )
     return command_response(outcome, 201)
@@ -310,11 +314,14 @@ def log_time(body: dict[str, Any]) -> Response:
 @blp.arguments(AmendTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
-    """Amend an entry; a rejected entry goes back to submitted."""
+    """Amend an entry that is not approved; it becomes a draft again (to be resubmitted)."""
     require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.AmendTimeEntry(
-            entry_id=entry_id, changes=domain_changes(body), expected_version=expected_version()
+            entry_id=entry_id,
+            changes=domain_changes(body),
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
         )
     )
     return command_response(outcome, 200)
@@ -326,7 +333,11 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
     """Delete an entry that is not approved."""
     require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
-        commands.DeleteTimeEntry(entry_id=entry_id, expected_version=expected_version())
+        commands.DeleteTimeEntry(
+            entry_id=entry_id,
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
+        )
     )
     return command_response(outcome, 200)
 
@@ -334,10 +345,15 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
 @blp.response(200, CommandResultSchema)
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
-    """Approve a submitted entry; it becomes immutable."""
+    """Approve a draft or submitted entry; it becomes immutable. Nobody but an admin approves
+    their own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
-        commands.ApproveTimeEntry(entry_id=entry_id, expected_version=expected_version())
+        commands.ApproveTimeEntry(
+            entry_id=entry_id,
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
+        )
     )
     return command_response(outcome, 200)
 
@@ -346,11 +362,89 @@ def approve_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.arguments(RejectTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
-    """Reject a submitted entry with a reason; it counts in no total."""
+    """Reject a draft or submitted entry with a reason; it counts in no total."""
     require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.RejectTimeEntry(
-            entry_id=entry_id, reason=body["reason"].strip(), expected_version=expected_version()
+            entry_id=entry_id,
+            reason=body["reason"].strip(),
+            expected_version=expected_version(),
+            actor_id=current_caller().person_id,
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/settings/lock-date", methods=["PUT"])
+@blp.arguments(LockDateSchema)
+@blp.response(200, CommandResultSchema)
+def set_lock_date(body: dict[str, Any]) -> Response:
+    """Set the firm's lock date: no entry dated on or before it is logged, amended, deleted,
+    submitted or rejected (409 period-locked) except by an admin, which the event records."""
+    caller = require_role("admin")
+    outcome, _ = runtime().execute(
+        commands.SetLockDate(
+            lock_date=body["lock_date"],
+            actor_id=caller.person_id,
+            expected_version=expected_version(),
+        )
+    )
+    return command_response(outcome, 200)
+
+
+def iso_week(week: str) -> str:
+    if not WEEK_PATTERN.fullmatch(week):
+        raise Problem(
+            422, "The week is not an ISO week.", errors={"week": ["An ISO week like 2026-W48."]}
+        )
+    return week
+
+
+WEEK_PATTERN = re.compile(r"\d{4}-W\d{2}")
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/submit", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
+    """Submit a person's week: their draft entries of it become submitted together (the
+    person, or an admin)."""
+    caller = current_caller()
+    if not caller.is_admin and caller.person_id != person_id:
+        raise Problem(403, "Submit your own week (only an admin submits others').")
+    outcome, _ = runtime().execute(
+        commands.SubmitTimesheet(
+            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/approve", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
+    """Approve a submitted week: an admin all its submitted entries, a manager those on the
+    projects they manage (409 when there are none)."""
+    caller = require_role("admin", "manager")
+    outcome, _ = runtime().execute(
+        commands.ApproveTimesheet(
+            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
+        )
+    )
+    return command_response(outcome, 200)
+
+
+@blp.route("/timesheets/<uuid:person_id>/<week>/reject", methods=["POST"])
+@blp.arguments(RejectTimesheetSchema)
+@blp.response(200, CommandResultSchema)
+def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:
+    """Reject a submitted week with a reason (the same entries approval would take)."""
+    caller = require_role("admin", "manager")
+    outcome, _ = runtime().execute(
+        commands.RejectTimesheet(
+            person_id=person_id,
+            week=iso_week(week),
+            reason=body["reason"].strip(),
+            actor_id=caller.person_id,
         )
     )
     return command_response(outcome, 200)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from domain import commands, handlers
 from domain.handlers import Outcome
+from domain.policy import utc_today
 from domain.store.db import Databases
 from domain.store.unit_of_work import SqlUnitOfWork
 
@@ -153,7 +154,7 @@ def create_demo_data(
 
     managers = [person("manager", i) for i in range(size.managers)]
     members = [person("member", i) for i in range(size.members)]
-    today = dt.date.today()
+    today = utc_today()
     first_day = today - dt.timedelta(weeks=size.weeks)
     teams = _staff_projects(execute, rng, client_ids, managers, members, projects, first_day)
     logged = _log_weeks(execute, rng, teams, entries, first_day, today)
@@ -197,7 +198,7 @@ def _staff_projects(
                 client_id=rng.choice(client_ids),
                 manager_id=manager,
                 start_date=start,
-                end_date=dt.date.today() + dt.timedelta(days=rng.randint(30, 240)),
+                end_date=utc_today() + dt.timedelta(days=rng.randint(30, 240)),
                 budget_cents=rng.choice([25_000, 50_000, 80_000, 120_000]) * 100,
                 default_bill_rate_cents=rng.choice([None, 10_000, 14_000]),
             )

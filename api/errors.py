@@ -81,9 +81,10 @@ def problem_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    type_slug: str | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPES + TYPE_SLUGS.get(status, str(status)),
+        "type": PROBLEM_TYPES + (type_slug or TYPE_SLUGS.get(status, str(status))),
         "title": title or TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
@@ -161,6 +162,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.Conflict)
     def _conflict(error: errors.Conflict) -> Response:
         return problem_response(409, str(error))
+
+    @app.errorhandler(errors.OwnTimeReview)
+    def _own_time(error: errors.OwnTimeReview) -> Response:
+        return problem_response(403, str(error), title="Own time", type_slug="own-time-review")
+
+    @app.errorhandler(errors.PeriodLocked)
+    def _period_locked(error: errors.PeriodLocked) -> Response:
+        return problem_response(409, str(error), title="Period locked", type_slug="period-locked")
 
     @app.errorhandler(errors.DomainError)
     def _domain(error: errors.DomainError) -> Response:

@@ -17,12 +17,16 @@ from api.schemas import (
     BudgetBurnQuerySchema,
     DashboardPageSchema,
     DashboardSchema,
+    LockDateViewSchema,
     MinPositionSchema,
+    ProfitabilityPageSchema,
     ProjectListQuerySchema,
     ReportQuerySchema,
     RevenuePageSchema,
     TimeEntryPageSchema,
     TimeEntryQuerySchema,
+    TimesheetPageSchema,
+    TimesheetQuerySchema,
     UtilizationPageSchema,
 )
 from readmodels import engine, queries
@@ -154,6 +158,29 @@ def list_time_entries(args: dict[str, Any]) -> Reply:
     )
 
 
+@blp.route("/timesheets", methods=["GET"])
+@blp.arguments(TimesheetQuerySchema, location="query")
+@blp.response(200, TimesheetPageSchema)
+def list_timesheets(args: dict[str, Any]) -> Reply:
+    """Person x ISO week with hours and status, latest week first; members see their own.
+    `?status=submitted` is what waits for review."""
+    caller = current_caller()
+    viewer_id = caller.person_id if caller.role == "member" else None
+    return read(
+        "timesheets",
+        args,
+        lambda conn: queries.timesheets(
+            conn,
+            person_id=args.get("person_id"),
+            viewer_id=viewer_id,
+            week=args.get("week"),
+            status=args.get("status"),
+            limit=args["limit"],
+            cursor=args["cursor"],
+        ),
+    )
+
+
 @blp.route("/reports/utilization", methods=["GET"])
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, UtilizationPageSchema)
@@ -184,6 +211,21 @@ def revenue_report(args: dict[str, Any]) -> Reply:
     )
 
 
+@blp.route("/reports/profitability", methods=["GET"])
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, ProfitabilityPageSchema)
+def profitability_report(args: dict[str, Any]) -> Reply:
+    """Hours, billed, cost and margin per project and month."""
+    require_role("admin", "manager")
+    return read(
+        "project_profitability",
+        args,
+        lambda conn: queries.profitability_report(
+            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
+        ),
+    )
+
+
 @blp.route("/reports/budget-burn", methods=["GET"])
 @blp.arguments(BudgetBurnQuerySchema, location="query")
 @blp.response(200, BudgetBurnPageSchema)
@@ -199,3 +241,14 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
     if not (caller.is_admin or row["manager_id"] == caller.person_id):
         raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
     return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))
+
+
+@blp.route("/settings/lock-date", methods=["GET"])
+@blp.arguments(MinPositionSchema, location="query")
+@blp.response(200, LockDateViewSchema)
+def lock_date(args: dict[str, Any]) -> Reply:
+    """The firm's lock date (null when no period is locked) and who set it."""
+    wait_for("lock_date", args)
+    with read_connection() as conn:
+        row, position = queries.lock_date(conn)
+    return row, 200, {"X-Projection-Position": str(position)}

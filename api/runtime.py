@@ -51,7 +51,9 @@ class Runtime:
             "idempotency_key": request.headers.get("Idempotency-Key") if request else None,
         }
         with measured(type(cmd).__name__):
-            outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, metadata))
+            outcome = handlers.handle(
+                cmd, SqlUnitOfWork(self.databases.write, metadata, self.settings.policy)
+            )
             return outcome, self.after_commit(outcome)
 
     def after_commit(self, outcome: Outcome) -> bool:

@@ -17,6 +17,8 @@ from marshmallow import (
 
 from api.auth import ENVIRONMENT_TOKEN_NAME
 from api.fields import Hours, Money, UtcDateTime
+from domain.model import ENTRY_STATUSES
+from domain.money import margin_pct
 
 # PostgreSQL text cannot hold NUL, and no name or note needs a control character.
 NO_CONTROL_CHARACTERS = validate.Regexp(
@@ -75,6 +77,13 @@ class CreateProjectSchema(BodySchema):
     end_date = fields.Date(load_default=None, allow_none=True)
     budget = Money(required=True)
     default_bill_rate = Money(load_default=None, allow_none=True)
+
+
+def margins(billed_cents: int, cost_cents: int) -> dict[str, Any]:
+    return {
+        "margin_cents": billed_cents - cost_cents,
+        "margin_pct": margin_pct(billed_cents, cost_cents),
+    }
 
 
 class CommandResultSchema(Schema):
@@ -153,7 +162,27 @@ class DashboardSchema(Schema):
     billable_hours = Hours(
         required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
     )
-    total_billed = Money(required=True, attribute="billed_cents")
+    total_billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
+    total_cost = Money(
+        required=True,
+        attribute="total_cost_cents",
+        metadata={"description": "The counted entries' cost (hours x cost rate when logged)."},
+    )
+    margin = Money(
+        signed=True,
+        required=True,
+        attribute="margin_cents",
+        metadata={"description": "total_billed - total_cost."},
+    )
+    margin_pct = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "margin / total_billed in percent; null when nothing is billed."},
+    )
     budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
     budget_used_pct = fields.Float(required=True)
     active_task_count = fields.Integer(required=True)
@@ -163,7 +192,11 @@ class DashboardSchema(Schema):
 
     @pre_dump
     def _remaining(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return row | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
+        return (
+            row
+            | {"budget_remaining_cents": row["budget_cents"] - row["billed_cents"]}
+            | margins(row["billed_cents"], row["total_cost_cents"])
+        )
 
 
 Notes = validate.And(validate.Length(max=2000), NO_CONTROL_CHARACTERS)
@@ -228,6 +261,57 @@ class RejectTimeEntrySchema(BodySchema):
     )
 
 
+class LockDateSchema(BodySchema):
+    lock_date = fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Entries dated on or before it are locked; null unlocks."},
+    )
+
+
+class LockDateViewSchema(Schema):
+    lock_date = fields.Date(required=True, allow_none=True)
+    set_by = fields.UUID(required=True, allow_none=True)
+
+
+WEEK = validate.Regexp(r"^\d{4}-W\d{2}$", error="An ISO week like 2026-W48.")
+WEEK_STATUSES = [*ENTRY_STATUSES, "mixed"]
+
+
+class RejectTimesheetSchema(RejectTimeEntrySchema):
+    pass
+
+
+class TimesheetRowSchema(Schema):
+    person_id = fields.UUID(required=True)
+    person_name = fields.String(required=True)
+    week = fields.String(required=True, metadata={"example": "2026-W48"})
+    week_start = fields.Date(required=True)
+    hours = Hours(
+        required=True,
+        attribute="hundredths",
+        maximum=10**9,
+        minimum_exclusive=-1,
+        metadata={"description": "The hours that count: draft, submitted and approved."},
+    )
+    status = fields.String(required=True, validate=validate.OneOf(WEEK_STATUSES))
+    draft_entries = fields.Integer(required=True)
+    submitted_entries = fields.Integer(required=True)
+    approved_entries = fields.Integer(required=True)
+    rejected_entries = fields.Integer(required=True)
+    last_action = fields.String(
+        allow_none=True, required=True, metadata={"description": "submitted, approved, rejected"}
+    )
+    acted_by = fields.UUID(allow_none=True, required=True)
+    acted_by_name = fields.String(allow_none=True, required=True)
+    reason = fields.String(allow_none=True, required=True)
+
+
+class TimesheetPageSchema(Schema):
+    items = fields.List(fields.Nested(TimesheetRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
 
@@ -255,7 +339,7 @@ class DateRangeMixin:
 class TimeEntryQuerySchema(DateRangeMixin, PageQuerySchema):
     person_id = fields.UUID()
     project_id = fields.UUID()
-    status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
+    status = fields.String(validate=validate.OneOf(list(ENTRY_STATUSES)))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
 
@@ -288,7 +372,16 @@ class TimeEntryRowSchema(Schema):
     date = fields.Date(required=True)
     hours = Hours(required=True, attribute="hours_hundredths")
     billable = fields.Boolean(required=True)
-    amount = Money(required=True, attribute="amount_cents")
+    billable_amount = Money(
+        required=True,
+        attribute="billable_amount_cents",
+        metadata={"description": "What the client is billed: value when billable, else 0."},
+    )
+    value = Money(
+        required=True,
+        attribute="value_cents",
+        metadata={"description": "hours x rate, whether billable or not."},
+    )
     status = fields.String(required=True)
     notes = fields.String(allow_none=True)
     person_id = fields.UUID(required=True)
@@ -332,7 +425,45 @@ class RevenueRowSchema(Schema):
     billable_hours = Hours(
         required=True, attribute="billable_hundredths", maximum=10**9, minimum_exclusive=-1
     )
-    billed = Money(required=True, attribute="billed_cents")
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
+    cost = Money(
+        required=True,
+        attribute="cost_cents",
+        metadata={"description": "The cost of every counted entry, billable or not."},
+    )
+    margin = Money(signed=True, required=True, attribute="margin_cents")
+
+    @pre_dump
+    def _margin(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return row | {"margin_cents": row["billed_cents"] - row["cost_cents"]}
+
+
+class ProfitabilityRowSchema(Schema):
+    project_id = fields.UUID(required=True)
+    project_name = fields.String(required=True)
+    month = fields.String(required=True, metadata={"example": "2026-11"})
+    hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
+    cost = Money(required=True, attribute="cost_cents")
+    margin = Money(signed=True, required=True, attribute="margin_cents")
+    margin_pct = fields.Float(required=True, allow_none=True)
+
+    @pre_dump
+    def _margins(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return row | margins(row["billed_cents"], row["cost_cents"])
+
+
+class ProfitabilityPageSchema(Schema):
+    items = fields.List(fields.Nested(ProfitabilityRowSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
 
 
 class RevenuePageSchema(Schema):
@@ -343,7 +474,11 @@ class RevenuePageSchema(Schema):
 class BudgetBurnRowSchema(Schema):
     week = fields.String(required=True)
     hours = Hours(required=True, attribute="hundredths", maximum=10**9, minimum_exclusive=-1)
-    billed = Money(required=True, attribute="billed_cents")
+    billed = Money(
+        required=True,
+        attribute="billed_cents",
+        metadata={"description": "The sum of the counted entries' billable_amount."},
+    )
     cumulative_billed = Money(required=True, attribute="cumulative_billed_cents")
     budget_remaining = Money(signed=True, required=True, attribute="budget_remaining_cents")
 
@@ -351,3 +486,9 @@ class BudgetBurnRowSchema(Schema):
 class BudgetBurnPageSchema(Schema):
     items = fields.List(fields.Nested(BudgetBurnRowSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class TimesheetQuerySchema(PageQuerySchema):
+    person_id = fields.UUID()
+    week = fields.String(validate=WEEK)
+    status = fields.String(validate=validate.OneOf(WEEK_STATUSES))

@@ -113,6 +113,8 @@ def generate(total: int, seed: int = 11) -> Iterator[tuple[Event, str, uuid.UUID
                 "billable": rng.random() < 0.8,
                 "rate_cents": 12000,
                 "amount_cents": entry_amount_cents(hours, 12000),
+                "cost_rate_cents": 0,
+                "cost_cents": 0,
                 "status": "submitted",
                 "task_id": str(rng.choice(tasks)),
                 "notes": None,

@@ -110,7 +110,18 @@ class ReopenTask(Command):
 
 
 @dataclass(frozen=True)
+class SetLockDate(Command):
+    """No entry dated on or before lock_date changes, except by an admin (None: unlock)."""
+
+    lock_date: dt.date | None
+    actor_id: uuid.UUID | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
 class LogTime(Command):
+    """actor_id, here and on every time-entry command: who issues it (None: the system)."""
+
     project_id: uuid.UUID
     person_id: uuid.UUID
     date: dt.date
@@ -118,6 +129,7 @@ class LogTime(Command):
     billable: bool
     task_id: uuid.UUID | None = None
     notes: str | None = None
+    actor_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -125,18 +137,23 @@ class AmendTimeEntry(Command):
     entry_id: uuid.UUID
     changes: dict[str, object]
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class DeleteTimeEntry(Command):
     entry_id: uuid.UUID
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class ApproveTimeEntry(Command):
+    """actor_id: who approves (None: the system, which no review rule concerns)."""
+
     entry_id: uuid.UUID
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -144,3 +161,31 @@ class RejectTimeEntry(Command):
     entry_id: uuid.UUID
     reason: str
     expected_version: int | None = None
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class SubmitTimesheet(Command):
+    """A person's draft entries of an ISO week (2026-W48) become submitted together."""
+
+    person_id: uuid.UUID
+    week: str
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ApproveTimesheet(Command):
+    """The week's submitted entries the actor may review (a manager: on their projects; an
+    admin or the system: all) become approved together."""
+
+    person_id: uuid.UUID
+    week: str
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class RejectTimesheet(Command):
+    person_id: uuid.UUID
+    week: str
+    reason: str
+    actor_id: uuid.UUID | None = None

@@ -43,6 +43,10 @@ class ProjectClosed(Conflict):
     """Time cannot be logged, amended or deleted on a closed project."""
 
 
+class PeriodLocked(Conflict):
+    """The entry's date is on or before the firm's lock date, and the actor is no admin."""
+
+
 class EntryLocked(Conflict):
     """Approved entries are immutable."""
 
@@ -57,3 +61,7 @@ class DailyLimitExceeded(Conflict):
 
 class NotOnProject(Conflict):
     """The person is neither a member nor the manager of the project."""
+
+
+class OwnTimeReview(DomainError):
+    """Nobody but an admin approves or rejects their own time (unless the firm allows it)."""

@@ -33,6 +33,8 @@ class Event:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(item) for item in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -151,10 +153,40 @@ class TaskReopened(Event):
 
 
 @dataclass(frozen=True)
+class LockDateSet(Event):
+    """The firm's lock date (None: no period is locked), the one before, and who set it."""
+
+    firm_id: uuid.UUID
+    lock_date: dt.date | None
+    previous: dt.date | None
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class TimesheetActed(Event):
+    """A person's week was submitted, approved or rejected as a whole (`action`), by whom,
+    and which entries it changed (each entry's own event follows the same rules)."""
+
+    timesheet_id: uuid.UUID
+    person_id: uuid.UUID
+    week: str
+    action: str
+    actor_id: uuid.UUID | None
+    entry_ids: tuple[uuid.UUID, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class TimeEntryEvent(Event):
     """Every time-entry event carries the entry's state before and after the change
     (None before it was logged, None after it was deleted), so a projector applies the exact
-    difference without reading anything else."""
+    difference without reading anything else.
+
+    Version 2 adds who issued the command (`actor_id`, None for the system) and the rules an
+    admin overrode doing so (`overrides`, e.g. "own_time"): the audit trail of exceptions.
+    Version 3 adds the cost rate captured when logged and the cost to the snapshots."""
+
+    schema_version: ClassVar[int] = 3
 
     entry_id: uuid.UUID
     project_id: uuid.UUID
@@ -162,6 +194,8 @@ class TimeEntryEvent(Event):
     client_id: uuid.UUID
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    actor_id: uuid.UUID | None = None
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +210,11 @@ class TimeEntryAmended(TimeEntryEvent):
 
 @dataclass(frozen=True)
 class TimeEntryDeleted(TimeEntryEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class TimeEntrySubmitted(TimeEntryEvent):
     pass
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,6 +217,37 @@ def reopen_task(cmd: commands.ReopenTask, uow: UnitOfWork) -> Outcome:
         return dataclasses.replace(_outcome(uow, project), id=cmd.task_id)
 
 
+def set_lock_date(cmd: commands.SetLockDate, uow: UnitOfWork) -> Outcome:
+    with uow:
+        firm = uow.firm.current(for_update=True)
+        firm.check_version(cmd.expected_version)
+        firm.set_lock_date(cmd.lock_date, cmd.actor_id)
+        uow.commit()
+        return _outcome(uow, firm)
+
+
+def _past_lock(
+    uow: UnitOfWork,
+    dates: list[dt.date],
+    actor_id: uuid.UUID | None,
+    known: model.Person | None = None,
+) -> tuple[str, ...]:
+    """No rule overridden when every date is after the firm's lock date; ("lock_date",) when
+    one is not and an admin acts (`known` spares loading the actor again); else refused."""
+    lock_date = uow.firm.lock_date()
+    if lock_date is None or min(dates) > lock_date:
+        return ()
+    actor = known if known is not None and known.id == actor_id else None
+    if actor is None and actor_id is not None:
+        actor = uow.people.get(actor_id)
+    if actor is None or actor.role != "admin":
+        raise errors.PeriodLocked(
+            f"{min(dates)} is on or before the lock date {lock_date}: "
+            "only an admin changes time there"
+        )
+    return ("lock_date",)
+
+
 def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
     with uow:
         person = uow.people.lock(cmd.person_id)
@@ -224,6 +256,7 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
         project = uow.projects.get(cmd.project_id)
         if project is None:
             raise errors.InvalidReference("project_id", f"no project {cmd.project_id}")
+        overrides = _past_lock(uow, [cmd.date], cmd.actor_id, person)
         entry = model.TimeEntry.log(
             project=project,
             person=person,
@@ -232,6 +265,8 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
             billable=cmd.billable,
             task_id=cmd.task_id,
             notes=cmd.notes,
+            latest_date=uow.policy.latest_entry_date(),
+            act=model.Act(cmd.actor_id, overrides),
         )
         _check_daily_limit(uow, person.id, entry, excluding=None)
         uow.time_entries.add(entry)
@@ -242,10 +277,17 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
 def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
-        uow.people.lock(entry.person_id)
+        person = uow.people.lock(entry.person_id)
         project = uow.projects.get(entry.project_id)
         assert project is not None
-        entry.amend(project, cmd.changes)
+        new_date = cmd.changes.get("date", entry.date)
+        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)  # type: ignore[list-item]
+        entry.amend(
+            project,
+            cmd.changes,
+            uow.policy.latest_entry_date(),
+            model.Act(cmd.actor_id, overrides),
+        )
         _check_daily_limit(uow, entry.person_id, entry, excluding=entry.id)
         uow.commit()
         return _outcome(uow, entry)
@@ -256,15 +298,27 @@ def delete_time_entry(cmd: commands.DeleteTimeEntry, uow: UnitOfWork) -> Outcome
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
         project = uow.projects.get(entry.project_id)
         assert project is not None
-        entry.delete(project)
+        overrides = _past_lock(uow, [entry.date], cmd.actor_id)
+        entry.delete(project, model.Act(cmd.actor_id, overrides))
         uow.commit()
         return _outcome(uow, entry)
+
+
+def _own_time(uow: UnitOfWork, person_id: uuid.UUID, actor_id: uuid.UUID | None) -> tuple[str, ...]:
+    """Nobody reviews (approves or rejects) their own time, except an admin or when the firm's
+    policy allows it, and then the event records the exception."""
+    if actor_id is None or actor_id != person_id:
+        return ()
+    actor = uow.people.get(actor_id)
+    if not uow.policy.allow_self_approval and (actor is None or actor.role != "admin"):
+        raise errors.OwnTimeReview("Nobody but an admin approves or rejects their own time.")
+    return ("own_time",)
 
 
 def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
-        entry.approve()
+        entry.approve(model.Act(cmd.actor_id, _own_time(uow, entry.person_id, cmd.actor_id)))
         uow.commit()
         return _outcome(uow, entry)
 
@@ -272,9 +326,97 @@ def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outco
 def reject_time_entry(cmd: commands.RejectTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
         entry = _entry(uow, cmd.entry_id, cmd.expected_version)
-        entry.reject(cmd.reason)
+        overrides = _own_time(uow, entry.person_id, cmd.actor_id)
+        overrides += _past_lock(uow, [entry.date], cmd.actor_id)
+        entry.reject(cmd.reason, model.Act(cmd.actor_id, overrides))
         uow.commit()
         return _outcome(uow, entry)
+
+
+def _week(uow: UnitOfWork, person_id: uuid.UUID, week: str) -> tuple[str, list[model.TimeEntry]]:
+    """The week's canonical label and the person's entries in it, each row locked: two
+    commands on one week queue on its first entry. Entries are locked before anything else,
+    as amending locks its entry before the person: the same order, so no deadlock."""
+    monday = model.week_start(week)
+    entries = uow.time_entries.of_week(person_id, monday)
+    if not entries and uow.people.get(person_id) is None:
+        raise errors.NotFound(f"no person {person_id}")
+    return model.week_of(monday), entries
+
+
+def _record_on_timesheet(
+    uow: UnitOfWork,
+    person_id: uuid.UUID,
+    week: str,
+    action: str,
+    act: model.Act,
+    entries: list[model.TimeEntry],
+    reason: str | None = None,
+) -> model.Timesheet:
+    sheet = uow.timesheets.for_week(person_id, week)
+    sheet.act(action, act.actor_id, [entry.id for entry in entries], reason)
+    return sheet
+
+
+def submit_timesheet(cmd: commands.SubmitTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        drafts = [entry for entry in entries if entry.status == "draft"]
+        if not drafts:
+            raise errors.InvalidTransition(f"{week} has no draft entries to submit")
+        act = model.Act(cmd.actor_id, _past_lock(uow, [e.date for e in drafts], cmd.actor_id))
+        for entry in drafts:
+            entry.submit(act)
+        sheet = _record_on_timesheet(uow, cmd.person_id, week, "submitted", act, drafts)
+        uow.commit()
+        return _outcome(uow, sheet)
+
+
+def _reviewable(
+    uow: UnitOfWork, entries: list[model.TimeEntry], actor_id: uuid.UUID | None, week: str
+) -> list[model.TimeEntry]:
+    """The week's submitted entries the actor reviews: a manager those on their projects."""
+    submitted = [entry for entry in entries if entry.status == "submitted"]
+    actor = uow.people.get(actor_id) if actor_id is not None else None
+    if actor is not None and actor.role != "admin":
+        managed = {
+            project_id
+            for project_id in {entry.project_id for entry in submitted}
+            if (project := uow.projects.get(project_id)) is not None
+            and project.manager_id == actor.id
+        }
+        submitted = [entry for entry in submitted if entry.project_id in managed]
+    if not submitted:
+        raise errors.InvalidTransition(f"{week} has no submitted entries for you to review")
+    return submitted
+
+
+def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        reviewed = _reviewable(uow, entries, cmd.actor_id, week)
+        act = model.Act(cmd.actor_id, _own_time(uow, cmd.person_id, cmd.actor_id))
+        for entry in reviewed:
+            entry.approve(act)
+        sheet = _record_on_timesheet(uow, cmd.person_id, week, "approved", act, reviewed)
+        uow.commit()
+        return _outcome(uow, sheet)
+
+
+def reject_timesheet(cmd: commands.RejectTimesheet, uow: UnitOfWork) -> Outcome:
+    with uow:
+        week, entries = _week(uow, cmd.person_id, cmd.week)
+        reviewed = _reviewable(uow, entries, cmd.actor_id, week)
+        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
+        overrides += _past_lock(uow, [entry.date for entry in reviewed], cmd.actor_id)
+        act = model.Act(cmd.actor_id, overrides)
+        for entry in reviewed:
+            entry.reject(cmd.reason, act)
+        sheet = _record_on_timesheet(
+            uow, cmd.person_id, week, "rejected", act, reviewed, cmd.reason
+        )
+        uow.commit()
+        return _outcome(uow, sheet)
 
 
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outcome]] = {
@@ -291,11 +433,15 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outco
     commands.AddTask: add_task,
     commands.CompleteTask: complete_task,
     commands.ReopenTask: reopen_task,
+    commands.SetLockDate: set_lock_date,
     commands.LogTime: log_time,
     commands.AmendTimeEntry: amend_time_entry,
     commands.DeleteTimeEntry: delete_time_entry,
     commands.ApproveTimeEntry: approve_time_entry,
     commands.RejectTimeEntry: reject_time_entry,
+    commands.SubmitTimesheet: submit_timesheet,
+    commands.ApproveTimesheet: approve_timesheet,
+    commands.RejectTimesheet: reject_timesheet,
 }
 
 

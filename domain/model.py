@@ -200,6 +200,21 @@ class Project(Aggregate):
         if self.status != "open":
             raise errors.ProjectClosed(f"project {self.name!r} is closed")
 
+    def check_entry_date(self, date: dt.date, latest: dt.date) -> None:
+        """Time is logged within the project's dates, and no later than `latest`."""
+        if date < self.start_date:
+            raise errors.ValidationFailed(
+                "date", f"{date} is before the project's start date {self.start_date}"
+            )
+        if self.end_date is not None and date > self.end_date:
+            raise errors.ValidationFailed(
+                "date", f"{date} is after the project's end date {self.end_date}"
+            )
+        if date > latest:
+            raise errors.ValidationFailed(
+                "date", f"{date} is too far ahead: time can be logged up to {latest}"
+            )
+
     def is_on_team(self, person_id: uuid.UUID) -> bool:
         return person_id == self.manager_id or person_id in self.members
 
@@ -303,7 +318,99 @@ class Project(Aggregate):
             self.record(events.TaskReopened(project_id=self.id, task_id=task_id))
 
 
-COUNTED_STATUSES = ("submitted", "approved")
+FIRM_ID = uuid.UUID(int=1)  # the one firm a Tally installation serves
+
+
+@dataclass
+class Firm(Aggregate):
+    """Firm-wide settings that commands obey: the lock date."""
+
+    id: uuid.UUID = FIRM_ID
+    lock_date: dt.date | None = None
+    lock_date_set_by: uuid.UUID | None = None
+
+    def set_lock_date(self, lock_date: dt.date | None, actor_id: uuid.UUID | None) -> None:
+        if lock_date == self.lock_date:
+            return
+        previous, self.lock_date, self.lock_date_set_by = self.lock_date, lock_date, actor_id
+        self.record(
+            events.LockDateSet(
+                firm_id=self.id, lock_date=lock_date, previous=previous, actor_id=actor_id
+            )
+        )
+
+
+# An entry's states: draft (logged or amended) -> submitted (its week was submitted) ->
+# approved (immutable) or rejected (amended back to draft). Approval and rejection also take
+# a draft entry directly. Drafts, submitted and approved entries count in totals.
+ENTRY_STATUSES = ("draft", "submitted", "approved", "rejected")
+COUNTED_STATUSES = ("draft", "submitted", "approved")
+REVIEWABLE_STATUSES = ("draft", "submitted")
+
+
+def week_start(week: str) -> dt.date:
+    """The Monday of an ISO week given as 2026-W48."""
+    year, _, number = week.partition("-W")
+    try:
+        return dt.date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise errors.ValidationFailed(
+            "week", f"{week!r} is not an ISO week like 2026-W48"
+        ) from None
+
+
+def week_of(day: dt.date) -> str:
+    year, number, _ = day.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def timesheet_id(person_id: uuid.UUID, week: str) -> uuid.UUID:
+    """A person's week has one timesheet, whose id both can name."""
+    return uuid.uuid5(person_id, week)
+
+
+@dataclass
+class Timesheet(Aggregate):
+    """The last action on a person's week as a whole, and who took it. Its entries' states
+    live on the entries; the week's status is derived from them."""
+
+    id: uuid.UUID
+    person_id: uuid.UUID
+    week: str
+    last_action: str | None = None
+    acted_by: uuid.UUID | None = None
+    reason: str | None = None
+
+    def act(
+        self,
+        action: str,
+        actor_id: uuid.UUID | None,
+        entry_ids: list[uuid.UUID],
+        reason: str | None = None,
+    ) -> None:
+        self.last_action, self.acted_by, self.reason = action, actor_id, reason
+        self.record(
+            events.TimesheetActed(
+                timesheet_id=self.id,
+                person_id=self.person_id,
+                week=self.week,
+                action=action,
+                actor_id=actor_id,
+                entry_ids=tuple(entry_ids),
+                reason=reason,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Act:
+    """Who issues a command (None: the system), and the rules an admin overrode doing so."""
+
+    actor_id: uuid.UUID | None = None
+    overrides: tuple[str, ...] = ()
+
+
+SYSTEM = Act()
 
 
 @dataclass
@@ -320,6 +427,8 @@ class TimeEntry(Aggregate):
     amount_cents: int
     status: str
     notes: str | None
+    cost_rate_cents: int = 0
+    cost_cents: int = 0
     deleted: bool = False
 
     def snapshot(self) -> dict[str, object]:
@@ -329,6 +438,8 @@ class TimeEntry(Aggregate):
             "billable": self.billable,
             "rate_cents": self.rate_cents,
             "amount_cents": self.amount_cents,
+            "cost_rate_cents": self.cost_rate_cents,
+            "cost_cents": self.cost_cents,
             "status": self.status,
             "task_id": str(self.task_id) if self.task_id else None,
             "notes": self.notes,
@@ -338,6 +449,7 @@ class TimeEntry(Aggregate):
         self,
         event_type: type[events.TimeEntryEvent],
         before: dict[str, object] | None,
+        act: Act,
         **extra: object,
     ) -> None:
         self.record(
@@ -348,6 +460,8 @@ class TimeEntry(Aggregate):
                 client_id=self.client_id,
                 before=before,
                 after=None if self.deleted else self.snapshot(),
+                actor_id=act.actor_id,
+                overrides=act.overrides,
                 **extra,
             )
         )
@@ -363,8 +477,11 @@ class TimeEntry(Aggregate):
         billable: bool,
         task_id: uuid.UUID | None,
         notes: str | None,
+        latest_date: dt.date,
+        act: Act = SYSTEM,
     ) -> TimeEntry:
         project.check_open()
+        project.check_entry_date(date, latest_date)
         if not project.is_on_team(person.id):
             raise errors.NotOnProject(
                 f"{person.name} is neither a member nor the manager of project {project.name!r}"
@@ -383,19 +500,30 @@ class TimeEntry(Aggregate):
             billable=billable,
             rate_cents=rate,
             amount_cents=entry_amount_cents(hours_hundredths, rate),
-            status="submitted",
             notes=notes,
+            cost_rate_cents=person.cost_rate_cents or 0,
+            cost_cents=entry_amount_cents(hours_hundredths, person.cost_rate_cents or 0),
+            status="draft",
         )
-        entry._record_change(events.TimeLogged, None)
+        entry._record_change(events.TimeLogged, None, act)
         return entry
 
     def check_mutable(self) -> None:
         if self.status == "approved":
             raise errors.EntryLocked("approved entries cannot be changed")
 
-    def amend(self, project: Project, changes: dict[str, object]) -> None:
+    def amend(
+        self,
+        project: Project,
+        changes: dict[str, object],
+        latest_date: dt.date,
+        act: Act = SYSTEM,
+    ) -> None:
         self.check_mutable()
         project.check_open()
+        new_date = changes.get("date", self.date)
+        if new_date != self.date:
+            project.check_entry_date(new_date, latest_date)  # type: ignore[arg-type]
         task_id = changes.get("task_id", self.task_id)
         if task_id is not None and task_id not in project.tasks:
             raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")
@@ -404,31 +532,41 @@ class TimeEntry(Aggregate):
             if name in changes:
                 setattr(self, name, changes[name])
         self.amount_cents = entry_amount_cents(self.hours_hundredths, self.rate_cents)
-        self.status = "submitted"
+        self.cost_cents = entry_amount_cents(self.hours_hundredths, self.cost_rate_cents)
+        self.status = "draft"
         if self.snapshot() != before:
-            self._record_change(events.TimeEntryAmended, before)
+            self._record_change(events.TimeEntryAmended, before, act)
 
-    def delete(self, project: Project) -> None:
+    def delete(self, project: Project, act: Act = SYSTEM) -> None:
         self.check_mutable()
         project.check_open()
         before = self.snapshot()
         self.deleted = True
-        self._record_change(events.TimeEntryDeleted, before)
+        self._record_change(events.TimeEntryDeleted, before, act)
 
-    def approve(self) -> None:
-        if self.status != "submitted":
+    def submit(self, act: Act = SYSTEM) -> None:
+        if self.status != "draft":
             raise errors.InvalidTransition(
-                f"only submitted entries can be approved, not {self.status}"
+                f"only draft entries can be submitted, not {self.status}"
+            )
+        before = self.snapshot()
+        self.status = "submitted"
+        self._record_change(events.TimeEntrySubmitted, before, act)
+
+    def approve(self, act: Act = SYSTEM) -> None:
+        if self.status not in REVIEWABLE_STATUSES:
+            raise errors.InvalidTransition(
+                f"only draft or submitted entries can be approved, not {self.status}"
             )
         before = self.snapshot()
         self.status = "approved"
-        self._record_change(events.TimeEntryApproved, before)
+        self._record_change(events.TimeEntryApproved, before, act)
 
-    def reject(self, reason: str) -> None:
-        if self.status != "submitted":
+    def reject(self, reason: str, act: Act = SYSTEM) -> None:
+        if self.status not in REVIEWABLE_STATUSES:
             raise errors.InvalidTransition(
-                f"only submitted entries can be rejected, not {self.status}"
+                f"only draft or submitted entries can be rejected, not {self.status}"
             )
         before = self.snapshot()
         self.status = "rejected"
-        self._record_change(events.TimeEntryRejected, before, reason=reason)
+        self._record_change(events.TimeEntryRejected, before, act, reason=reason)

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:
-    """Integer division rounding halves away from zero (amounts are never negative)."""
+    """Integer division rounding halves away from zero."""
     quotient = Decimal(numerator) / Decimal(denominator)
     return int(quotient.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
@@ -24,3 +24,11 @@ def format_cents(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
     return f"{sign}{whole}.{part:02d}"
+
+
+def margin_pct(billed_cents: int, cost_cents: int) -> float | None:
+    """(billed - cost) / billed in percent, rounded half away from zero to one decimal; None
+    when nothing is billed (a margin on no revenue has no percentage)."""
+    if billed_cents == 0:
+        return None
+    return round_half_up_div((billed_cents - cost_cents) * 1000, billed_cents) / 10

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from domain.policy import Policy
+
 
 def secret(env: Mapping[str, str], name: str) -> str | None:
     """A secret from the variable, or from the file that NAME_FILE names (Docker secrets)."""
@@ -45,6 +47,8 @@ class Settings:
     metrics_token: str | None = None
     metrics_port: int | None = None
     runtime_role: str | None = None
+    max_future_days: int = 0
+    allow_self_approval: bool = False
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
 
     @classmethod
@@ -79,7 +83,19 @@ class Settings:
             projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
             verify_interval=float(env.get("TALLY_VERIFY_INTERVAL", "3600")),
             verify_max_rows=int(env.get("TALLY_VERIFY_MAX_ROWS", "200000")),
+            max_future_days=int(env.get("TALLY_MAX_FUTURE_DAYS", "0")),
+            allow_self_approval=_flag(env.get("TALLY_ALLOW_SELF_APPROVAL", "false")),
             home=home,
+        )
+
+    def __post_init__(self) -> None:
+        if self.max_future_days < 0:
+            raise ValueError("TALLY_MAX_FUTURE_DAYS is a number of days, 0 or more")
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(
+            max_future_days=self.max_future_days, allow_self_approval=self.allow_self_approval
         )
 
     @property
@@ -99,3 +115,10 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _flag(value: str) -> bool:
+    normalized = value.strip().lower()
+    if normalized not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"expected true or false, not {value!r}")
+    return normalized in ("true", "1", "yes")

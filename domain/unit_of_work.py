@@ -7,6 +7,7 @@ import uuid
 from typing import Protocol, Self, TypeVar
 
 from domain import model
+from domain.policy import Policy
 
 A = TypeVar("A", bound=model.Aggregate)
 
@@ -36,12 +37,27 @@ class TimeEntryRepository(Repository[model.TimeEntry], Protocol):
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int: ...
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[model.TimeEntry]: ...
+
+
+class TimesheetRepository(Protocol):
+    def for_week(self, person_id: uuid.UUID, week: str) -> model.Timesheet: ...
+
+
+class FirmRepository(Protocol):
+    def current(self, *, for_update: bool = False) -> model.Firm: ...
+
+    def lock_date(self) -> dt.date | None: ...
+
 
 class UnitOfWork(Protocol):
     clients: Repository[model.Client]
     people: PersonRepository
     projects: ProjectRepository
     time_entries: TimeEntryRepository
+    firm: FirmRepository
+    timesheets: TimesheetRepository
+    policy: Policy
     last_position: int | None
     event_types: set[str]
 

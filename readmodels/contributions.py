@@ -1,7 +1,8 @@
 """What one time entry adds to totals, from the before/after snapshots its events carry.
 
-Only submitted and approved entries count; rejected and deleted ones count in no total.
-Hours are all counted hours; billable hours and billed amounts come from billable entries.
+Draft, submitted and approved entries count; rejected and deleted ones count in no total.
+Hours and costs are those of all counted entries; billable hours and billed amounts (the sum
+of billable_amount) come from billable entries.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, delete
 
+from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels.projection import TableSet, conflict_insert
 
-COUNTED = ("submitted", "approved")
+COUNTED = COUNTED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Contribution:
     billed_cents: int = 0
     entries: int = 0
     billable_entries: int = 0
+    cost_cents: int = 0
 
     def negated(self) -> Contribution:
         return Contribution(
@@ -36,6 +39,7 @@ class Contribution:
             -self.billed_cents,
             -self.entries,
             -self.billable_entries,
+            -self.cost_cents,
         )
 
 
@@ -52,6 +56,7 @@ def contribution(snapshot: Mapping[str, Any]) -> Contribution:
         billed_cents=snapshot["amount_cents"] if billable else 0,
         entries=1,
         billable_entries=1 if billable else 0,
+        cost_cents=snapshot["cost_cents"],
     )
 
 
@@ -92,7 +97,6 @@ class Buckets:
     sums: Callable[[Contribution], dict[str, int]]
     counter: str
     copied: Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]
-    billable_only: bool = False
 
 
 class BucketFold:
@@ -107,8 +111,6 @@ class BucketFold:
     def add(self, event: RecordedEvent) -> None:
         owner = uuid.UUID(event.data[self.buckets.owner])
         for snapshot, change in changes(event.data):
-            if self.buckets.billable_only and not change.billable_entries:
-                continue
             label, start = self.buckets.period(entry_date(snapshot))
             bucket = self.sums.setdefault((owner, label), {"start": start})
             for name, value in self.buckets.sums(change).items():

@@ -102,6 +102,7 @@ def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> N
             "total_hundredths": 0,
             "billable_hundredths": 0,
             "billed_cents": 0,
+            "total_cost_cents": 0,
             "budget_used_pct": budget_used_pct(0, data["budget_cents"]),
             "active_task_count": 0,
             "completed_task_count": 0,
@@ -234,7 +235,14 @@ def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> Non
 
 
 TIME_ENTRY_EVENTS = frozenset(
-    {"TimeLogged", "TimeEntryAmended", "TimeEntryDeleted", "TimeEntryApproved", "TimeEntryRejected"}
+    {
+        "TimeLogged",
+        "TimeEntryAmended",
+        "TimeEntryDeleted",
+        "TimeEntrySubmitted",
+        "TimeEntryApproved",
+        "TimeEntryRejected",
+    }
 )
 
 
@@ -247,11 +255,12 @@ class ProjectTotals:
 
     def add(self, event: RecordedEvent) -> None:
         project_id = _id(event.data, "project_id")
-        delta = self.deltas.setdefault(project_id, [0, 0, 0])
+        delta = self.deltas.setdefault(project_id, [0, 0, 0, 0])
         for _snapshot, change in changes(event.data):
             delta[0] += change.hundredths
             delta[1] += change.billable_hundredths
             delta[2] += change.billed_cents
+            delta[3] += change.cost_cents
         self.at[project_id] = event.recorded_at
 
     def flush(self, conn: Connection, t: TableSet) -> None:
@@ -265,12 +274,13 @@ class ProjectTotals:
                 board.c.total_hundredths,
                 board.c.billable_hundredths,
                 board.c.billed_cents,
+                board.c.total_cost_cents,
                 board.c.budget_cents,
             ).where(board.c.project_id.in_(touched))
         )
         updates = []
         for row in current:
-            total, billable, billed = self.deltas[row.project_id]
+            total, billable, billed, cost = self.deltas[row.project_id]
             billed += row.billed_cents
             updates.append(
                 {
@@ -278,6 +288,7 @@ class ProjectTotals:
                     "total_hundredths": row.total_hundredths + total,
                     "billable_hundredths": row.billable_hundredths + billable,
                     "billed_cents": billed,
+                    "total_cost_cents": row.total_cost_cents + cost,
                     "budget_used_pct": budget_used_pct(billed, row.budget_cents),
                     "updated_at": self.at[row.project_id],
                 }
@@ -298,7 +309,7 @@ def _totals_update(board: Table, names: tuple[str, ...]) -> Any:
 
 projection = Projection(
     name="project_dashboards",
-    version=1,
+    version=2,
     tables=(
         tables.project_dashboards,
         tables.project_dashboards__clients,

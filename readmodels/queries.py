@@ -23,8 +23,13 @@ from readmodels.tables import (
     client_revenue,
     project_dashboards,
     project_dashboards__team,
+    project_profitability,
     time_entry_rows,
+    timesheet_weeks,
     utilization,
+)
+from readmodels.tables import (
+    lock_date as lock_date_table,
 )
 
 
@@ -232,6 +237,57 @@ def revenue_report(
     )
 
 
+def profitability_report(
+    conn: Connection, date_from: dt.date, date_to: dt.date, limit: int, cursor: str | None
+) -> Page:
+    """Rows for the months that overlap [date_from, date_to]."""
+    t = project_profitability
+    query = select(t).where(t.c.month_start >= date_from.replace(day=1), t.c.month_start <= date_to)
+    return _page(
+        conn,
+        query,
+        [t.c.month_start, t.c.project_id],
+        [dt.date, uuid.UUID],
+        limit,
+        cursor,
+        descending=False,
+        projection="project_profitability",
+    )
+
+
+def timesheets(
+    conn: Connection,
+    *,
+    person_id: uuid.UUID | None = None,
+    viewer_id: uuid.UUID | None = None,
+    week: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Person x week rows, latest week first; viewer_id keeps only that person's own."""
+    t = timesheet_weeks
+    query = select(t)
+    for column, value in (
+        (t.c.person_id, person_id),
+        (t.c.person_id, viewer_id),
+        (t.c.week, week),
+        (t.c.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return _page(
+        conn,
+        query,
+        [t.c.week_start, t.c.person_id],
+        [dt.date, uuid.UUID],
+        limit,
+        cursor,
+        descending=True,
+        projection="timesheets",
+    )
+
+
 def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
     """Every week of the project with billed and cumulative billed amounts."""
     position = checkpoint_of(conn, "budget_burn")
@@ -249,3 +305,11 @@ def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
         row["cumulative_billed_cents"] = cumulative
         row["budget_remaining_cents"] = row["budget_cents"] - cumulative
     return Page(rows, None, position)
+
+
+def lock_date(conn: Connection) -> tuple[dict[str, Any], int]:
+    """The lock date and who set it (both None before one was set), and the checkpoint."""
+    position = checkpoint_of(conn, "lock_date")
+    row = conn.execute(select(lock_date_table.c.lock_date, lock_date_table.c.set_by)).first()
+    found = {"lock_date": None, "set_by": None} if row is None else dict(row._mapping)
+    return found, position

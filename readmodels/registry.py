@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readmodels import dashboards, reports, time_entry_rows
+from readmodels import dashboards, lock_date, reports, time_entry_rows, timesheets
 from readmodels.projection import Projection
 
 PROJECTIONS: dict[str, Projection] = {
@@ -13,6 +13,9 @@ PROJECTIONS: dict[str, Projection] = {
         reports.utilization,
         reports.client_revenue,
         reports.budget_burn,
+        reports.project_profitability,
+        lock_date.projection,
+        timesheets.projection,
     )
 }
 

@@ -104,7 +104,8 @@ def _revenue_sums(c: Contribution) -> dict[str, int]:
     return {
         "billable_hundredths": c.billable_hundredths,
         "billed_cents": c.billed_cents,
-        "entries": c.billable_entries,
+        "cost_cents": c.cost_cents,
+        "entries": c.entries,
     }
 
 
@@ -116,12 +117,11 @@ CLIENT_REVENUE = Buckets(
     sums=_revenue_sums,
     counter="entries",
     copied=_copied("client_revenue__clients", "client_id", {"client_name": "name"}),
-    billable_only=True,
 )
 
 client_revenue = Projection(
     name="client_revenue",
-    version=1,
+    version=2,
     tables=(tables.client_revenue, tables.client_revenue__clients),
     handlers={"ClientRegistered": on_client, "ClientRenamed": on_client},
     key=key_by("client_id"),
@@ -167,5 +167,47 @@ budget_burn = Projection(
     handlers={"ProjectCreated": on_project_budget, "ProjectUpdated": on_project_budget},
     key=key_by("project_id"),
     fold=partial(BucketFold, BUDGET_BURN),
+    folded=TIME_ENTRY_EVENTS,
+)
+
+
+def on_project_name(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    project_id = uuid.UUID(event.data["project_id"])
+    name = event.data["name"]
+    upsert(
+        conn,
+        t.project_profitability__projects,
+        {"project_id": project_id, "name": name},
+        ("project_id",),
+    )
+    conn.execute(
+        update(t.project_profitability)
+        .where(t.project_profitability.c.project_id == project_id)
+        .values(project_name=name)
+    )
+
+
+PROJECT_PROFITABILITY = Buckets(
+    table="project_profitability",
+    owner="project_id",
+    period=month_of,
+    period_columns=("month", "month_start"),
+    sums=lambda c: {
+        "hundredths": c.hundredths,
+        "billed_cents": c.billed_cents,
+        "cost_cents": c.cost_cents,
+        "entries": c.entries,
+    },
+    counter="entries",
+    copied=_copied("project_profitability__projects", "project_id", {"project_name": "name"}),
+)
+
+project_profitability = Projection(
+    name="project_profitability",
+    version=1,
+    tables=(tables.project_profitability, tables.project_profitability__projects),
+    handlers={"ProjectCreated": on_project_name, "ProjectUpdated": on_project_name},
+    key=key_by("project_id"),
+    fold=partial(BucketFold, PROJECT_PROFITABILITY),
     folded=TIME_ENTRY_EVENTS,
 )

@@ -96,6 +96,7 @@ project_dashboards = Table(
     Column("total_hundredths", BigInteger, nullable=False),
     Column("billable_hundredths", BigInteger, nullable=False),
     Column("billed_cents", BigInteger, nullable=False),
+    Column("total_cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("budget_used_pct", Numeric(12, 1), nullable=False),
     Column("active_task_count", Integer, nullable=False),
     Column("completed_task_count", Integer, nullable=False),
@@ -139,7 +140,8 @@ time_entry_rows = Table(
     Column("date", Date, nullable=False),
     Column("hours_hundredths", Integer, nullable=False),
     Column("billable", Boolean, nullable=False),
-    Column("amount_cents", BigInteger, nullable=False),
+    Column("value_cents", BigInteger, nullable=False),
+    Column("billable_amount_cents", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
     Column("notes", Text),
     Column("person_id", Uuid, nullable=False),
@@ -208,7 +210,7 @@ utilization__people = Table(
     Column("capacity_hundredths", Integer, nullable=False),
 )
 
-# client_revenue: client x month, billable entries only.
+# client_revenue: client x month, over the entries that count (billed from billable ones).
 client_revenue = Table(
     "client_revenue",
     metadata,
@@ -218,6 +220,7 @@ client_revenue = Table(
     Column("client_name", String(200), nullable=False),
     Column("billable_hundredths", BigInteger, nullable=False),
     Column("billed_cents", BigInteger, nullable=False),
+    Column("cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("entries", Integer, nullable=False),
     Index("ix_client_revenue_month_start", "month_start", "client_id"),
 )
@@ -247,4 +250,74 @@ budget_burn__projects = Table(
     metadata,
     Column("project_id", Uuid, primary_key=True),
     Column("budget_cents", BigInteger, nullable=False),
+)
+
+# project_profitability: project x month, billed against cost.
+project_profitability = Table(
+    "project_profitability",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("month_start", Date, nullable=False),
+    Column("project_name", String(200), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("billed_cents", BigInteger, nullable=False),
+    Column("cost_cents", BigInteger, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Index("ix_project_profitability_month_start", "month_start", "project_id"),
+)
+
+project_profitability__projects = Table(
+    "project_profitability__projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+# timesheet_weeks (the timesheets projection): person x ISO week, with its entries by status.
+timesheet_weeks = Table(
+    "timesheet_weeks",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("week_start", Date, nullable=False),
+    Column("person_name", String(401), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("draft_entries", Integer, nullable=False),
+    Column("submitted_entries", Integer, nullable=False),
+    Column("approved_entries", Integer, nullable=False),
+    Column("rejected_entries", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("last_action", String(10)),
+    Column("acted_by", Uuid),
+    Column("acted_by_name", String(401)),
+    Column("reason", Text),
+    Index("ix_timesheet_weeks_week_start", "week_start", "person_id"),
+    Index("ix_timesheet_weeks_status_week_start", "status", "week_start", "person_id"),
+)
+
+timesheet_weeks__people = Table(
+    "timesheet_weeks__people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("name", String(401), nullable=False),
+)
+
+timesheet_weeks__actions = Table(
+    "timesheet_weeks__actions",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("last_action", String(10), nullable=False),
+    Column("acted_by", Uuid),
+    Column("reason", Text),
+)
+
+# lock_date: the firm's lock date and who set it (one row once it has been set).
+lock_date = Table(
+    "lock_date",
+    metadata,
+    Column("firm_id", Uuid, primary_key=True),
+    Column("lock_date", Date),
+    Column("set_by", Uuid),
 )

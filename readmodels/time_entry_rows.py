@@ -140,7 +140,8 @@ def _entry_fields(after: dict[str, Any]) -> dict[str, Any]:
         "date": dt.date.fromisoformat(after["date"]),
         "hours_hundredths": after["hours_hundredths"],
         "billable": after["billable"],
-        "amount_cents": after["amount_cents"],
+        "value_cents": after["amount_cents"],
+        "billable_amount_cents": after["amount_cents"] if after["billable"] else 0,
         "status": after["status"],
         "notes": after["notes"],
         "task_id": _id(after["task_id"]),
@@ -170,7 +171,7 @@ def _names(
 
 projection = Projection(
     name="time_entry_rows",
-    version=1,
+    version=2,
     tables=(
         tables.time_entry_rows,
         tables.time_entry_rows__people,

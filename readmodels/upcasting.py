@@ -13,8 +13,36 @@ from domain.store.event_log import RecordedEvent
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _unattributed(data: dict[str, Any]) -> dict[str, Any]:
+    """Time-entry events v1 -> v2: an event from before actors were recorded names none, and
+    overrode no rule."""
+    return {"actor_id": None, "overrides": []} | data
+
+
+def _uncosted(data: dict[str, Any]) -> dict[str, Any]:
+    """Time-entry events v2 -> v3: entries logged before costs were captured cost nothing
+    (the write migration gave their rows a cost of 0 too)."""
+    return data | {
+        side: None if data[side] is None else {"cost_rate_cents": 0, "cost_cents": 0} | data[side]
+        for side in ("before", "after")
+    }
+
+
+TIME_ENTRY_EVENT_TYPES = (
+    "TimeLogged",
+    "TimeEntryAmended",
+    "TimeEntryDeleted",
+    "TimeEntryApproved",
+    "TimeEntryRejected",
+)
+
 # (event type, version it upgrades from) -> the function producing the next version.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    (event_type, version): step
+    for event_type in TIME_ENTRY_EVENT_TYPES
+    for version, step in ((1, _unattributed), (2, _uncosted))
+}
 
 
 def _current_versions() -> dict[str, int]:

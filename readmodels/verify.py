@@ -13,16 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select, true
 
+from domain.model import COUNTED_STATUSES
 from domain.store import tables as w
 from domain.store.db import Databases
 from readmodels import tables as r
 from readmodels.contributions import iso_week, month_of
 from readmodels.dashboards import budget_used_pct, team_json
+from readmodels.timesheets import STATUS_COLUMNS, week_status
 
 Rows = dict[Any, dict[str, Any]]
 
 
-COUNTED = w.time_entries.c.status.in_(("submitted", "approved"))
+COUNTED = w.time_entries.c.status.in_(COUNTED_STATUSES)
 BILLABLE = w.time_entries.c.billable.is_(True)
 
 
@@ -46,6 +48,7 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
                 func.sum(entries.c.hours_hundredths).label("total"),
                 func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
                 func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+                func.sum(entries.c.cost_cents).label("cost"),
             )
             .where(COUNTED, only(entries.c.project_id))
             .group_by(entries.c.project_id)
@@ -95,6 +98,7 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
             "total_hundredths": int(total.total) if total else 0,
             "billable_hundredths": int(total.billable) if total else 0,
             "billed_cents": billed,
+            "total_cost_cents": int(total.cost) if total else 0,
             "budget_used_pct": budget_used_pct(billed, row.budget_cents),
             "active_task_count": int(task.active) if task else 0,
             "completed_task_count": int(task.completed) if task else 0,
@@ -116,7 +120,8 @@ def recompute_time_entry_rows(conn: Connection) -> Rows:
             entries.c.date,
             entries.c.hours_hundredths,
             entries.c.billable,
-            entries.c.amount_cents,
+            entries.c.amount_cents.label("value_cents"),
+            case((BILLABLE, entries.c.amount_cents), else_=0).label("billable_amount_cents"),
             entries.c.status,
             entries.c.notes,
             entries.c.person_id,
@@ -150,6 +155,7 @@ def _daily(conn: Connection, key_column: Any, where: Any) -> Any:
             func.sum(entries.c.hours_hundredths).label("hours"),
             func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
             func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+            func.sum(entries.c.cost_cents).label("cost"),
             func.count().label("entries"),
         )
         .select_from(entries.join(w.projects, w.projects.c.id == entries.c.project_id))
@@ -203,7 +209,7 @@ def current_utilization(conn: Connection) -> Rows:
 def recompute_client_revenue(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.clients.c.id, w.clients.c.name)).all())
     rows: Rows = {}
-    for day in _daily(conn, w.projects.c.client_id, BILLABLE):
+    for day in _daily(conn, w.projects.c.client_id, true()):
         month, month_start = month_of(day.date)
         row = rows.setdefault(
             (day.key, month),
@@ -214,11 +220,13 @@ def recompute_client_revenue(conn: Connection) -> Rows:
                 "client_name": names[day.key],
                 "billable_hundredths": 0,
                 "billed_cents": 0,
+                "cost_cents": 0,
                 "entries": 0,
             },
         )
         row["billable_hundredths"] += int(day.billable)
         row["billed_cents"] += int(day.billed)
+        row["cost_cents"] += int(day.cost)
         row["entries"] += int(day.entries)
     return rows
 
@@ -260,6 +268,118 @@ def current_budget_burn(conn: Connection) -> Rows:
     }
 
 
+def recompute_timesheets(conn: Connection) -> Rows:
+    entries = w.time_entries
+    names = {
+        row.id: row.name for row in conn.execute(select(w.people.c.id, _person_name(w.people)))
+    }
+    actions = {
+        (row.person_id, row.week): row
+        for row in conn.execute(
+            select(
+                w.timesheets.c.person_id,
+                w.timesheets.c.week,
+                w.timesheets.c.last_action,
+                w.timesheets.c.acted_by,
+                w.timesheets.c.reason,
+            ).where(w.timesheets.c.last_action.is_not(None))
+        )
+    }
+    rows: Rows = {}
+    for day in conn.execute(
+        select(
+            entries.c.person_id,
+            entries.c.date,
+            entries.c.status,
+            func.count().label("entries"),
+            func.sum(entries.c.hours_hundredths).label("hours"),
+        ).group_by(entries.c.person_id, entries.c.date, entries.c.status)
+    ):
+        week, week_start = iso_week(day.date)
+        action = actions.get((day.person_id, week))
+        acted_by = action.acted_by if action else None
+        row = rows.setdefault(
+            (day.person_id, week),
+            {
+                "person_id": day.person_id,
+                "week": week,
+                "week_start": week_start,
+                "person_name": names[day.person_id],
+                "hundredths": 0,
+                **dict.fromkeys(STATUS_COLUMNS.values(), 0),
+                "last_action": action.last_action if action else None,
+                "acted_by": acted_by,
+                "acted_by_name": names[acted_by] if acted_by else None,
+                "reason": action.reason if action else None,
+            },
+        )
+        row[STATUS_COLUMNS[day.status]] += int(day.entries)
+        if day.status in COUNTED_STATUSES:
+            row["hundredths"] += int(day.hours)
+    for row in rows.values():
+        row["status"] = week_status(
+            {status: row[column] for status, column in STATUS_COLUMNS.items()}
+        )
+    return rows
+
+
+def current_timesheets(conn: Connection) -> Rows:
+    return {
+        (row.person_id, row.week): dict(row._mapping)
+        for row in conn.execute(select(r.timesheet_weeks))
+    }
+
+
+def recompute_lock_date(conn: Connection) -> Rows:
+    settings = w.firm_settings
+    return {
+        row.firm_id: dict(row._mapping)
+        for row in conn.execute(
+            select(
+                settings.c.id.label("firm_id"),
+                settings.c.lock_date,
+                settings.c.lock_date_set_by.label("set_by"),
+            )
+        )
+    }
+
+
+def current_lock_date(conn: Connection) -> Rows:
+    return {row.firm_id: dict(row._mapping) for row in conn.execute(select(r.lock_date))}
+
+
+def recompute_project_profitability(conn: Connection) -> Rows:
+    names = dict(conn.execute(select(w.projects.c.id, w.projects.c.name)).all())
+    rows: Rows = {}
+    for day in _daily(conn, w.time_entries.c.project_id, true()):
+        month, month_start = month_of(day.date)
+        row = rows.setdefault(
+            (day.key, month),
+            {
+                "project_id": day.key,
+                "month": month,
+                "month_start": month_start,
+                "project_name": names[day.key],
+                "hundredths": 0,
+                "billed_cents": 0,
+                "cost_cents": 0,
+                "entries": 0,
+            },
+        )
+        row["hundredths"] += int(day.hours)
+        row["billed_cents"] += int(day.billed)
+        row["cost_cents"] += int(day.cost)
+        row["entries"] += int(day.entries)
+    return rows
+
+
+def current_project_profitability(conn: Connection) -> Rows:
+    return {
+        (row.project_id, row.month): dict(row._mapping)
+        for row in conn.execute(select(r.project_profitability))
+    }
+
+
 @dataclass(frozen=True)
 class Check:
     recompute: Callable[[Connection], Rows]
@@ -272,6 +392,9 @@ CHECKS: dict[str, Check] = {
     "utilization": Check(recompute_utilization, current_utilization),
     "client_revenue": Check(recompute_client_revenue, current_client_revenue),
     "budget_burn": Check(recompute_budget_burn, current_budget_burn),
+    "project_profitability": Check(recompute_project_profitability, current_project_profitability),
+    "lock_date": Check(recompute_lock_date, current_lock_date),
+    "timesheets": Check(recompute_timesheets, current_timesheets),
 }
 
 

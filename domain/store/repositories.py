@@ -368,6 +368,8 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
             "billable": aggregate.billable,
             "rate_cents": aggregate.rate_cents,
             "amount_cents": aggregate.amount_cents,
+            "cost_rate_cents": aggregate.cost_rate_cents,
+            "cost_cents": aggregate.cost_cents,
             "status": aggregate.status,
             "notes": aggregate.notes,
         }
@@ -393,6 +395,8 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
             billable=row.billable,
             rate_cents=row.rate_cents,
             amount_cents=row.amount_cents,
+            cost_rate_cents=row.cost_rate_cents,
+            cost_cents=row.cost_cents,
             status=row.status,
             notes=row.notes,
             version=row.version,
@@ -417,6 +421,36 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
                 f"time entry {aggregate.id} was changed by another request"
             )
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[model.TimeEntry]:
+        """The person's entries of the week from `monday`, each row locked (in id order, so
+        that two commands on one week never deadlock)."""
+        entries = tables.time_entries
+        lock = self.locks_rows(True)
+
+        def build() -> Select[Any]:
+            query = (
+                self.rows()
+                .where(
+                    entries.c.person_id == bindparam("person_id"),
+                    entries.c.date.between(bindparam("monday"), bindparam("sunday")),
+                )
+                .order_by(entries.c.id)
+            )
+            return query.with_for_update(of=entries) if lock else query
+
+        values = {
+            "person_id": person_id,
+            "monday": monday,
+            "sunday": monday + dt.timedelta(days=6),
+        }
+        found = []
+        for row in self.connection.execute(self.statement("a week", build), values):
+            entry = self.from_row(row)
+            entry.loaded_version = entry.version
+            self.seen.append(entry)
+            found.append(entry)
+        return found
+
     def hours_on(
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int:
@@ -433,3 +467,93 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
         purpose = "hours on a day" + (" but one entry" if excluding is not None else "")
         values = {"person_id": person_id, "date": date, "excluding": excluding}
         return int(self.connection.execute(self.statement(purpose, build), values).scalar_one())
+
+
+class FirmRepository(TableRepository[model.Firm]):
+    """The firm's one settings row, created by the first setting saved."""
+
+    table = tables.firm_settings
+    aggregate_type = "Firm"
+
+    def to_row(self, aggregate: model.Firm) -> dict[str, Any]:
+        return {
+            "id": aggregate.id,
+            "lock_date": aggregate.lock_date,
+            "lock_date_set_by": aggregate.lock_date_set_by,
+        }
+
+    def from_row(self, row: Any) -> model.Firm:
+        return model.Firm(
+            id=row.id,
+            lock_date=row.lock_date,
+            lock_date_set_by=row.lock_date_set_by,
+            version=row.version,
+        )
+
+    def current(self, *, for_update: bool = False) -> model.Firm:
+        firm = self.get(model.FIRM_ID, for_update=for_update)
+        if firm is None:
+            firm = model.Firm()
+            self.add(firm)
+        return firm
+
+    def save(self, aggregate: model.Firm) -> None:
+        if aggregate.version == aggregate.loaded_version:
+            return
+        try:
+            with self.connection.begin_nested():
+                super().save(aggregate)
+        except IntegrityError as error:  # two first settings at once: the other one won
+            raise errors.ConcurrentModification(
+                "the firm's settings were changed by another request"
+            ) from error
+
+    def lock_date(self) -> dt.date | None:
+        """The lock date, holding a share lock on the row (PostgreSQL): a lock date being set
+        waits for the time commands under way, and they for it."""
+        settings = tables.firm_settings
+
+        def build() -> Select[Any]:
+            query = select(settings.c.lock_date).where(settings.c.id == bindparam("firm_id"))
+            if self.connection.dialect.name == "postgresql":
+                return query.with_for_update(read=True)
+            return query
+
+        statement = self.statement("lock date", build)
+        return self.connection.execute(statement, {"firm_id": model.FIRM_ID}).scalar_one_or_none()
+
+
+class TimesheetRepository(TableRepository[model.Timesheet]):
+    table = tables.timesheets
+    aggregate_type = "Timesheet"
+
+    def to_row(self, aggregate: model.Timesheet) -> dict[str, Any]:
+        return {
+            "id": aggregate.id,
+            "person_id": aggregate.person_id,
+            "week": aggregate.week,
+            "last_action": aggregate.last_action,
+            "acted_by": aggregate.acted_by,
+            "reason": aggregate.reason,
+        }
+
+    def from_row(self, row: Any) -> model.Timesheet:
+        return model.Timesheet(
+            id=row.id,
+            person_id=row.person_id,
+            week=row.week,
+            last_action=row.last_action,
+            acted_by=row.acted_by,
+            reason=row.reason,
+            version=row.version,
+        )
+
+    def for_week(self, person_id: uuid.UUID, week: str) -> model.Timesheet:
+        """The week's timesheet, new if nothing was done to the week as a whole yet. The
+        caller holds the week's entries' row locks, which serialize the week's commands."""
+        sheet_id = model.timesheet_id(person_id, week)
+        sheet = self.get(sheet_id)
+        if sheet is None:
+            sheet = model.Timesheet(id=sheet_id, person_id=person_id, week=week)
+            self.add(sheet)
+        return sheet

@@ -115,11 +115,35 @@ time_entries = Table(
     Column("billable", Boolean, nullable=False),
     Column("rate_cents", BigInteger, nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
+    Column("cost_rate_cents", BigInteger, nullable=False, server_default="0"),
+    Column("cost_cents", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
     Column("notes", Text),
     Column("version", Integer, nullable=False),
     Index("ix_time_entries_person_id_date", "person_id", "date"),
     CheckConstraint("hours_hundredths > 0 AND hours_hundredths <= 2400", name="hours_range"),
+)
+
+timesheets = Table(
+    "timesheets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("person_id", Uuid, ForeignKey("people.id"), nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("last_action", String(10)),
+    Column("acted_by", Uuid),
+    Column("reason", Text),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("person_id", "week"),
+)
+
+firm_settings = Table(
+    "firm_settings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("lock_date", Date),
+    Column("lock_date_set_by", Uuid),
+    Column("version", Integer, nullable=False),
 )
 
 idempotency_keys = Table(

@@ -6,20 +6,29 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from domain.policy import Policy
 from domain.store import event_log
 from domain.store.repositories import (
     ClientRepository,
+    FirmRepository,
     PersonRepository,
     ProjectRepository,
     TableRepository,
     TimeEntryRepository,
+    TimesheetRepository,
 )
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metadata: dict[str, Any] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.engine = engine
         self.metadata = metadata or {}
+        self.policy = policy or Policy()
         self.last_position: int | None = None
         self.event_types: set[str] = set()
         self.connection: Connection | None = None
@@ -31,6 +40,8 @@ class SqlUnitOfWork:
         self.people = PersonRepository(self.connection)
         self.projects = ProjectRepository(self.connection)
         self.time_entries = TimeEntryRepository(self.connection)
+        self.firm = FirmRepository(self.connection)
+        self.timesheets = TimesheetRepository(self.connection)
         self.last_position = None
         self.event_types = set()
         return self
@@ -46,7 +57,14 @@ class SqlUnitOfWork:
 
     @property
     def repositories(self) -> tuple[TableRepository[Any], ...]:
-        return (self.clients, self.people, self.projects, self.time_entries)
+        return (
+            self.clients,
+            self.people,
+            self.projects,
+            self.time_entries,
+            self.firm,
+            self.timesheets,
+        )
 
     def commit(self) -> None:
         assert self.connection is not None

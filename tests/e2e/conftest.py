@@ -14,7 +14,7 @@ from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels.engine import ensure_checkpoints
 from readmodels.registry import PROJECTIONS
 from tests.support import ledger
-from tests.support.stack import Process, Stack, start_worker
+from tests.support.stack import TEST_POLICY, Process, Stack, start_worker
 from workers.celery_app import make_celery
 
 LEDGER_PLUGIN = ("-I", "tests.support.ledger_plugin")
@@ -54,7 +54,8 @@ class Commands:
         self.delivery = make_celery(stack.settings).delivery
 
     def run(self, cmd: commands.Command, wake: bool = True) -> handlers.Outcome:
-        outcome = handlers.handle(cmd, SqlUnitOfWork(self.stack.databases.write))
+        uow = SqlUnitOfWork(self.stack.databases.write, policy=TEST_POLICY)
+        outcome = handlers.handle(cmd, uow)
         if wake and outcome.position:
             self.delivery.wake(
                 [name for name, p in PROJECTIONS.items() if p.event_types & outcome.event_types],

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from domain import commands, errors
+from domain import commands, errors, model
 from readmodels import engine
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
@@ -40,12 +40,19 @@ command_steps = st.one_of(
         st.sampled_from([3200, 4000]),
     ),
     st.tuples(st.just("budget"), pick, st.sampled_from([0, 50_000, 1_000_000])),
+    st.tuples(st.just("cost_rate"), pick, st.sampled_from([None, 4000, 6333])),
     st.tuples(st.just("member_rate"), pick, pick, st.sampled_from([None, 9000, 15050])),
     st.tuples(st.just("close"), pick),
     st.tuples(st.just("reopen"), pick),
     st.tuples(st.just("task"), pick),
     st.tuples(st.just("complete"), pick),
     st.tuples(st.just("reopen_task"), pick),
+    st.tuples(st.just("lock"), st.one_of(st.none(), st.integers(min_value=0, max_value=14))),
+    st.tuples(
+        st.sampled_from(["submit_week", "approve_week", "reject_week"]),
+        pick,
+        st.integers(min_value=0, max_value=5),
+    ),
 )
 
 
@@ -57,9 +64,9 @@ class World:
         self.clients = [s.client("Acme"), s.client("Globex")]
         self.manager = s.person("Mia", "Wong", "manager")
         self.people = [
-            s.person("Ann", "Lee", default_bill_rate_cents=9000),
+            s.person("Ann", "Lee", default_bill_rate_cents=9000, cost_rate_cents=5000),
             s.person("Bob", "Ray"),
-            s.person("Cy", "Kim", default_bill_rate_cents=12345),
+            s.person("Cy", "Kim", default_bill_rate_cents=12345, cost_rate_cents=7777),
         ]
         self.projects = [
             s.project(self.clients[0], self.manager, "Web", default_bill_rate_cents=10000),
@@ -77,7 +84,7 @@ class World:
 
     def apply(self, step: tuple[Any, ...]) -> None:
         kind, *args = step
-        project = self._of(self.projects, args[0]) if args else None
+        project = self._of(self.projects, args[0]) if args and args[0] is not None else None
         cmd: commands.Command | None = None
         if kind == "log":
             _, person, day, amount, billable, task = args
@@ -114,6 +121,10 @@ class World:
                 person_id=self._of(self.people, args[0]),
                 changes={"last_name": args[1], "weekly_capacity_hundredths": args[2]},
             )
+        elif kind == "cost_rate":
+            cmd = commands.UpdatePerson(
+                person_id=self._of(self.people, args[0]), changes={"cost_rate_cents": args[1]}
+            )
         elif kind == "budget":
             cmd = commands.UpdateProject(project_id=project, changes={"budget_cents": args[1]})
         elif kind == "member_rate":
@@ -135,6 +146,19 @@ class World:
                 commands.CompleteTask(task_id=task)
                 if kind == "complete"
                 else commands.ReopenTask(task_id=task)
+            )
+        elif kind in ("submit_week", "approve_week", "reject_week"):
+            person = self._of(self.people, args[0])
+            week = model.week_of(MONDAY + dt.timedelta(weeks=args[1]))
+            cmd = {
+                "submit_week": commands.SubmitTimesheet(person, week),
+                "approve_week": commands.ApproveTimesheet(person, week, actor_id=self.manager),
+                "reject_week": commands.RejectTimesheet(person, week, reason="no"),
+            }[kind]
+        elif kind == "lock":
+            day = args[0]
+            cmd = commands.SetLockDate(
+                lock_date=None if day is None else MONDAY + dt.timedelta(days=day)
             )
         if cmd is None:
             return

@@ -14,9 +14,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, insert, select
 
+from api.runtime import ADMIN_EMAIL
+from domain.policy import utc_today
 from domain.store.idempotency import purge_expired
-from domain.store.tables import event_log, idempotency_keys
-from tests.support.api import post
+from domain.store.tables import event_log, idempotency_keys, people
+from tests.conftest import make_app
+from tests.support.api import create_person, create_project, post
 from tests.support.stack import Stack
 from workers.celery_app import make_celery
 
@@ -288,6 +291,17 @@ CASES: list[tuple[str, str, str, str, Any, dict[str, str], int]] = [
     ("notes over 2000", "as_ann", "POST", "/time-entries", "log_long_notes", {}, 422),
     ("billable as a string", "as_ann", "POST", "/time-entries", "log_billable_yes", {}, 422),
     ("a task of another project", "as_ann", "POST", "/time-entries", "log_other_task", {}, 422),
+    ("a date before the project", "as_ann", "POST", "/time-entries", "log_before_start", {}, 422),
+    ("a date in 1900", "as_ann", "POST", "/time-entries", "log_1900", {}, 422),
+    (
+        "amending to a date before the project",
+        "as_ann",
+        "PATCH",
+        "/time-entries/{entry}",
+        {"date": "2025-12-31"},
+        {},
+        422,
+    ),
     (
         "an unknown client",
         "admin",
@@ -345,6 +359,8 @@ NAMED_BODIES = {
     "log_long_notes": lambda o: log_body(o, notes="x" * 2001),
     "log_billable_yes": lambda o: log_body(o, billable="yes"),
     "log_other_task": lambda o: log_body(o, task_id=o["other_task"]),
+    "log_before_start": lambda o: log_body(o, date="2025-12-31"),
+    "log_1900": lambda o: log_body(o, date="1900-01-01"),
 }
 
 
@@ -583,3 +599,152 @@ def test_beat_purges_idempotency_keys_past_their_24_hours(
     assert "tally.purge_idempotency_keys" in scheduled
     app.loader.import_default_modules()
     assert "tally.purge_idempotency_keys" in app.tasks
+
+
+def test_time_is_logged_up_to_the_configured_days_ahead_of_today(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    """TALLY_MAX_FUTURE_DAYS (default 0) bounds how far ahead of today (UTC) an entry lies;
+    the project's end date bounds it too."""
+    today = utc_today()
+    for days_ahead in (0, 3):
+        stack.reset()
+        app = make_app(stack, max_future_days=days_ahead)
+        client = app.test_client()
+        try:
+            acme = post(client, "/clients", {"name": "Acme"}, admin)["id"]
+            mia = create_person(client, admin, "mia@example.com")
+            project = post(
+                client,
+                "/projects",
+                {
+                    "name": "Web",
+                    "client_id": acme,
+                    "manager_id": mia["id"],
+                    "start_date": (today - dt.timedelta(days=30)).isoformat(),
+                    "end_date": (today + dt.timedelta(days=2)).isoformat(),
+                    "budget": "100.00",
+                },
+                admin,
+            )["id"]
+            body = {"project_id": project, "person_id": mia["id"], "hours": 1, "billable": True}
+            latest = today + dt.timedelta(days=min(days_ahead, 2))
+            for date in (today, latest):
+                post(client, "/time-entries", body | {"date": date.isoformat()}, bearer(mia))
+            too_late = latest + dt.timedelta(days=1)
+            before = events(stack)
+            refused = client.post(
+                "/api/v1/time-entries",
+                json=body | {"date": too_late.isoformat()},
+                headers=bearer(mia),
+            )
+            assert refused.status_code == 422
+            assert refused.mimetype == "application/problem+json"
+            assert list(refused.get_json()["errors"]) == ["date"]
+            assert events(stack) == before
+        finally:
+            app.extensions["tally"].databases.dispose()
+
+
+def test_a_manager_may_not_approve_their_own_time_an_admin_may_and_it_is_recorded(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, org: dict[str, Any]
+) -> None:
+    own = post(client, "/time-entries", log_body(org, person_id=org["Mia"]), org["as_mia"])["id"]
+    before = events(stack)
+    for path, body in (
+        (f"/time-entries/{own}/approve", {}),
+        (f"/time-entries/{own}/reject", {"reason": "x"}),
+    ):
+        refused = client.post(f"/api/v1{path}", json=body, headers=org["as_mia"])
+        assert refused.status_code == 403
+        assert refused.mimetype == "application/problem+json"
+        assert refused.get_json()["type"] == "https://tally.example/problems/own-time-review"
+    assert events(stack) == before
+
+    with stack.databases.write.connect() as conn:
+        admin_id = str(
+            conn.execute(select(people.c.id).where(people.c.email == ADMIN_EMAIL)).scalar_one()
+        )
+    post(client, f"/projects/{org['web']}/members", {"person_id": admin_id, "role": "Lead"}, admin)
+    admins_own = post(client, "/time-entries", log_body(org, person_id=admin_id), admin)["id"]
+    post(client, f"/time-entries/{admins_own}/approve", {}, admin, 200)
+    with stack.databases.write.connect() as conn:
+        data = conn.execute(
+            select(event_log.c.data).order_by(event_log.c.position.desc()).limit(1)
+        ).scalar_one()
+    assert (data["actor_id"], data["overrides"]) == (admin_id, ["own_time"])
+
+
+def test_the_firm_may_let_managers_approve_their_own_time(
+    stack: Stack, admin: dict[str, str]
+) -> None:
+    app = make_app(stack, allow_self_approval=True)
+    client = app.test_client()
+    try:
+        acme = post(client, "/clients", {"name": "Acme"}, admin)["id"]
+        mia = create_person(client, admin, "mia@example.com")
+        project = create_project(client, admin, acme, mia["id"])["id"]
+        body = {"project_id": project, "person_id": mia["id"], "date": "2026-11-23"}
+        own = post(client, "/time-entries", body | {"hours": 1, "billable": True}, bearer(mia))
+        post(client, f"/time-entries/{own['id']}/approve", {}, bearer(mia), 200)
+    finally:
+        app.extensions["tally"].databases.dispose()
+
+
+def test_a_lock_date_refuses_each_command_but_an_admins_which_is_recorded(
+    client: FlaskClient, admin: dict[str, str], stack: Stack, org: dict[str, Any]
+) -> None:
+    """org's entries: `entry` on 11-23 (submitted), `approved` 11-24, `rejected` 11-25."""
+    lock = {"lock_date": "2026-11-25"}
+    assert (
+        client.put("/api/v1/settings/lock-date", json=lock, headers=org["as_mia"]).status_code
+        == 403
+    )
+    set_lock = client.put("/api/v1/settings/lock-date", json=lock, headers=admin)
+    assert set_lock.status_code == 200, set_lock.get_json()
+    current = client.get(
+        f"/api/v1/settings/lock-date?min_position={set_lock.get_json()['position']}",
+        headers=org["as_ann"],
+    )
+    assert current.get_json()["lock_date"] == "2026-11-25"
+    assert current.get_json()["set_by"] is not None
+
+    later = post(client, "/time-entries", log_body(org, date="2026-11-26"), org["as_ann"])["id"]
+    as_ann, as_mia = org["as_ann"], org["as_mia"]
+    refusals = [
+        ("POST", "/time-entries", log_body(org, date="2026-11-25"), as_ann),
+        ("PATCH", f"/time-entries/{org['entry']}", {"hours": 3}, as_ann),
+        ("PATCH", f"/time-entries/{org['rejected']}", {"hours": 3}, as_ann),
+        ("PATCH", f"/time-entries/{later}", {"date": "2026-11-20"}, as_ann),
+        ("DELETE", f"/time-entries/{org['entry']}", None, as_ann),
+        ("POST", f"/time-entries/{org['entry']}/reject", {"reason": "late"}, as_mia),
+    ]
+    before = events(stack)
+    for method, path, body, headers in refusals:
+        response = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+        assert response.status_code == 409, (path, response.get_json())
+        problem = response.get_json()
+        assert problem["type"] == "https://tally.example/problems/period-locked", problem
+        assert "2026-11-25" in problem["detail"]
+    assert events(stack) == before
+    post(client, f"/time-entries/{org['entry']}/approve", {}, as_mia, 200)  # approving is not
+
+    amended = client.patch(
+        f"/api/v1/time-entries/{org['rejected']}", json={"hours": 3}, headers=admin
+    )
+    assert amended.status_code == 200
+    with stack.databases.write.connect() as conn:
+        data = conn.execute(
+            select(event_log.c.data).order_by(event_log.c.position.desc()).limit(1)
+        ).scalar_one()
+        admin_id = conn.execute(
+            select(people.c.id).where(people.c.email == ADMIN_EMAIL)
+        ).scalar_one()
+    assert (data["actor_id"], data["overrides"]) == (str(admin_id), ["lock_date"])
+
+    unlock = client.put("/api/v1/settings/lock-date", json={"lock_date": None}, headers=admin)
+    assert unlock.status_code == 200
+    assert client.delete(f"/api/v1/time-entries/{later}", headers=as_ann).status_code == 200
+    for bad in ({"lock_date": "2026-13-01"}, {}, {"lock_date": "2026-11-25", "x": 1}):
+        refused = client.put("/api/v1/settings/lock-date", json=bad, headers=admin)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"

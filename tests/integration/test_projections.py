@@ -67,7 +67,12 @@ def every_change_reaches_every_read_model(stack: Stack) -> None:
             project_id=project, changes={"name": "Web 2", "budget_cents": 500_000}
         )
     )
+    s.run(commands.SubmitTimesheet(person_id=ann, week="2026-W49"))
+    s.run(commands.ApproveTimesheet(person_id=ann, week="2026-W49", actor_id=manager))
+    s.run(commands.SubmitTimesheet(person_id=bob, week="2026-W48"))
+    s.run(commands.RejectTimesheet(person_id=bob, week="2026-W48", reason="x"))
     s.run(commands.CloseProject(project_id=project))
+    s.run(commands.SetLockDate(lock_date=dt.date(2026, 11, 1)))
     s.catch_up()
     assert s.drift() == {}
 

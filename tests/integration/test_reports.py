@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -189,6 +190,23 @@ def test_time_entries_are_paged_newest_first_and_members_see_their_own(
     assert [e["hours"] for e in rejected] == [1.5]
     november = get(client, "/time-entries?from=2026-11-24&to=2026-11-25", admin)["items"]
     assert sorted(e["date"] for e in november) == ["2026-11-24", "2026-11-24", "2026-11-25"]
+
+
+def test_an_entry_shows_its_billable_amount_and_its_value(
+    client: FlaskClient, admin: dict[str, str], books: dict[str, Any]
+) -> None:
+    """Ann's 8 h at 120.00 on 2026-11-24 is not billable: worth 960.00, billed 0.00."""
+    rows = get(client, f"/time-entries?person_id={books['ann']['id']}", admin)["items"]
+    amounts = {(e["date"], e["billable"]): (e["billable_amount"], e["value"]) for e in rows}
+    assert amounts == {
+        ("2026-12-01", True): ("480.00", "480.00"),
+        ("2026-11-25", True): ("399.60", "399.60"),  # 3.33 h x 120.00
+        ("2026-11-24", False): ("0.00", "960.00"),
+        ("2026-11-23", True): ("900.00", "900.00"),
+    }
+    assert all("amount" not in e for e in rows)
+    billed = sum(Decimal(e["billable_amount"]) for e in rows)
+    assert billed == Decimal("1779.60")  # 480.00 + 399.60 + 0.00 + 900.00
 
 
 def test_project_list_filters_sorts_and_scopes_members(

@@ -64,7 +64,7 @@ def test_a_missing_upcaster_is_an_error_not_a_silent_skip(monkeypatch: pytest.Mo
     )
     with pytest.raises(LookupError, match="no upcaster"):
         upcasting.upcast(old)
-    assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 1
+    assert upcasting.CURRENT_VERSIONS["TimeLogged"] == 3
 
 
 def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
@@ -97,3 +97,27 @@ def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
     assert names == ["Now"]
     assert [key for key, _error in parked] == [str(old_style)]
     assert "no upcaster" in parked[0].error
+
+
+def test_time_entry_events_of_version_1_name_no_actor_override_nothing_and_cost_nothing() -> None:
+    data = {"entry_id": str(uuid.uuid4()), "before": None, "after": {"status": "submitted"}}
+    for event_type in upcasting.TIME_ENTRY_EVENT_TYPES:
+        old = RecordedEvent(
+            position=1,
+            event_id=uuid.uuid4(),
+            event_type=event_type,
+            schema_version=1,
+            aggregate_type="TimeEntry",
+            aggregate_id=uuid.uuid4(),
+            aggregate_version=1,
+            data=data,
+            metadata={},
+            recorded_at=dt.datetime.now(dt.UTC),
+        )
+        current = upcasting.upcast(old)
+        assert current.schema_version == upcasting.CURRENT_VERSIONS[event_type]
+        assert current.data == data | {
+            "actor_id": None,
+            "overrides": [],
+            "after": {"status": "submitted", "cost_rate_cents": 0, "cost_cents": 0},
+        }

@@ -12,6 +12,7 @@ from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels import engine
 from readmodels.registry import PROJECTIONS
 from readmodels.verify import CHECKS, verify
+from tests.support.stack import TEST_POLICY
 
 
 class Scenario:
@@ -19,7 +20,7 @@ class Scenario:
         self.databases = databases
 
     def run(self, cmd: commands.Command) -> handlers.Outcome:
-        return handlers.handle(cmd, SqlUnitOfWork(self.databases.write))
+        return handlers.handle(cmd, SqlUnitOfWork(self.databases.write, policy=TEST_POLICY))
 
     def client(self, name: str = "Acme") -> uuid.UUID:
         return self.run(commands.RegisterClient(name=name)).id

@@ -15,6 +15,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import MetaData, text
 
+from domain.policy import Policy
 from domain.settings import Settings
 from domain.store import tables as write_tables
 from domain.store.db import Databases, is_sqlite
@@ -23,6 +24,10 @@ from readmodels import tables as read_tables
 from readmodels.engine import ensure_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Tests log time on fixed dates in late 2026 and 2027, whatever today is: the future rule
+# has tests of its own, with today's date.
+TEST_POLICY = Policy(max_future_days=3650)
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Stack:
             "TALLY_HOME_DIR": str(self.workdir),
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
+            "TALLY_MAX_FUTURE_DAYS": str(TEST_POLICY.max_future_days),
         }
 
     def reset(self) -> None:
@@ -86,6 +92,7 @@ def build_stack(
             "TALLY_HOME_DIR": str(workdir),
             "TALLY_SYNC_TIMEOUT": "2",
             "TALLY_MIN_POSITION_TIMEOUT": "5",
+            "TALLY_MAX_FUTURE_DAYS": str(TEST_POLICY.max_future_days),
         }
     )
     databases = Databases(settings.database_url, settings.read_database_url)

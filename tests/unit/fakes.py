@@ -6,6 +6,9 @@ import datetime as dt
 import uuid
 from typing import Any, Self
 
+from domain.model import FIRM_ID, Firm, Timesheet, timesheet_id
+from tests.support.stack import TEST_POLICY
+
 
 class FakeRepository:
     def __init__(self) -> None:
@@ -51,6 +54,36 @@ class FakeTimeEntries(FakeRepository):
             and not entry.deleted
         )
 
+    def of_week(self, person_id: uuid.UUID, monday: dt.date) -> list[Any]:
+        sunday = monday + dt.timedelta(days=6)
+        return sorted(
+            (
+                entry
+                for entry in self.items.values()
+                if entry.person_id == person_id and monday <= entry.date <= sunday
+            ),
+            key=lambda entry: entry.id,
+        )
+
+
+class FakeTimesheets(FakeRepository):
+    def for_week(self, person_id: uuid.UUID, week: str) -> Any:
+        sheet_id = timesheet_id(person_id, week)
+        if sheet_id not in self.items:
+            self.add(Timesheet(id=sheet_id, person_id=person_id, week=week))
+        return self.items[sheet_id]
+
+
+class FakeFirm(FakeRepository):
+    def current(self, *, for_update: bool = False) -> Any:
+        if FIRM_ID not in self.items:
+            self.add(Firm())
+        return self.items[FIRM_ID]
+
+    def lock_date(self) -> dt.date | None:
+        firm = self.items.get(FIRM_ID)
+        return None if firm is None else firm.lock_date
+
 
 class FakeUnitOfWork:
     def __init__(self) -> None:
@@ -58,6 +91,9 @@ class FakeUnitOfWork:
         self.people = FakePeople()
         self.projects = FakeProjects()
         self.time_entries = FakeTimeEntries()
+        self.firm = FakeFirm()
+        self.timesheets = FakeTimesheets()
+        self.policy = TEST_POLICY
         self.committed = False
         self.log: list[tuple[str, Any]] = []
         self.last_position: int | None = None
@@ -71,7 +107,14 @@ class FakeUnitOfWork:
 
     def commit(self) -> None:
         self.event_types = set()
-        for repository in (self.clients, self.people, self.projects, self.time_entries):
+        for repository in (
+            self.clients,
+            self.people,
+            self.projects,
+            self.time_entries,
+            self.firm,
+            self.timesheets,
+        ):
             for aggregate in list(repository.items.values()):
                 for event, _version in aggregate.pending_events:
                     self.log.append((event.event_type, event))
