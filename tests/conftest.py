@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from flask import Flask
@@ -14,6 +16,25 @@ from tests.support.services import own_database, require_postgres, require_redis
 from tests.support.stack import Process, Stack, build_stack, start_worker
 
 ADMIN_TOKEN = "test-admin-token"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_run() -> Iterator[None]:
+    """Every worker, server and `tally dev` a test started is killed at the end of the run,
+    also when a test failed before stopping its own, and when the run itself gets SIGTERM
+    (handled as Ctrl-C, so that teardown runs): a leftover worker on the tests' database and
+    broker would take the next run's tasks."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for process in Process.started:
+            process.kill()
 
 
 @pytest.fixture(scope="session")

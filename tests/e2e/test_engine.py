@@ -193,11 +193,13 @@ def test_a_worker_killed_mid_batch_loses_and_double_counts_nothing(
     others = [run_commands.new_client(f"O{i}") for i in range(3)]
     ledger.inject_fault(stack.databases.read, victim, "pause")
     worker = start_worker(stack, *LEDGER_PLUGIN, env={ledger.PAUSE_MARKER_ENV: str(marker)})
-    run_commands.rename(others[0], "wake up")
-    wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
-    for index, client_id in enumerate(others):
-        run_commands.rename(client_id, f"while paused {index}")
-    worker.kill()
+    try:
+        run_commands.rename(others[0], "wake up")
+        wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
+        for index, client_id in enumerate(others):
+            run_commands.rename(client_id, f"while paused {index}")
+    finally:
+        worker.kill()  # also when the test fails: a paused batch holds its checkpoint
     with stack.databases.read.begin() as conn:
         conn.execute(ledger.test_faults.delete())
     # A task SIGKILLed on Redis comes back only after the visibility timeout; the sweep
@@ -229,9 +231,11 @@ def test_on_the_embedded_broker_a_killed_workers_task_comes_back_without_the_swe
     others = [run_commands.new_client(f"O{i}") for i in range(3)]
     ledger.inject_fault(stack.databases.read, victim, "pause")
     worker = start_worker(stack, *LEDGER_PLUGIN, env={ledger.PAUSE_MARKER_ENV: str(marker)})
-    run_commands.rename(others[0], "wake up")
-    wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
-    worker.kill()
+    try:
+        run_commands.rename(others[0], "wake up")
+        wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
+    finally:
+        worker.kill()
     for index, client_id in enumerate(others):
         run_commands.rename(client_id, f"after the kill {index}")
     claims = stack.settings.broker_folder / "claims"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import redis
 from sqlalchemy import MetaData, text
@@ -109,7 +111,10 @@ def build_stack(
 class Process:
     """A child process with its output in a file, stopped (or killed) by the test."""
 
+    started: ClassVar[list[Process]] = []
+
     def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: Path) -> None:
+        Process.started.append(self)
         self.name = name
         self.log_path = logdir / f"{name}-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
@@ -136,8 +141,9 @@ class Process:
         raise TimeoutError(f"{self.name} did not print {marker!r}:\n{self.output()[-3000:]}")
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: no chance to ack, release or clean up."""
-        if self.popen.poll() is None:
+        """SIGKILL the whole process group: no chance to ack, release or clean up (the group
+        may outlive its leader: gunicorn's workers, a worker's pool)."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
         self._log.close()
