@@ -20,7 +20,7 @@ from domain.store import tables
 from domain.store.db import Databases
 
 PR_SET_PDEATHSIG = 1
-STOP_GRACE_SECONDS = 1.5
+STOP_GRACE_SECONDS = 1.0
 
 
 def _die_with_parent() -> None:
