@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import heapq
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -40,7 +41,7 @@ from readmodels.registry import PROJECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 # Bump when the generated history changes shape: a cached firm of another format is rebuilt.
-FORMAT = 1
+FORMAT = 2
 FIRST_DAY = dt.date(2025, 1, 6)  # a Monday
 ADMIN_EMAIL = "admin@bench.tally"
 ENTRY_HOURS = (25, 50, 75, 100, 150)  # hundredths; about 6 hours a day at 8 entries
@@ -128,7 +129,6 @@ class Generator:
         self.history = History()
         self.last_day = FIRST_DAY + dt.timedelta(days=scale.days - 1)
         self.hours: dict[tuple[uuid.UUID, dt.date], int] = {}
-        self.skipped = 0  # entries not logged: every member tried was at the daily limit
         self.due: dict[dt.date, list[tuple[str, Entry]]] = {}
 
     def uuid(self) -> uuid.UUID:
@@ -218,7 +218,11 @@ class Generator:
                 days = rng.randint(min(60, scale.days), scale.days)
                 start = FIRST_DAY + dt.timedelta(days=rng.randint(0, scale.days - days))
             end = start + dt.timedelta(days=days - 1)
-            team_size = max(2, min(40, round(size / (per_person * 0.6)) + 1))
+            per_day = size / max(1, weekdays(start, end))
+            # Enough people for the project's total and for its days (5 entries, about 4
+            # hours, a member's share of a day).
+            wanted = max(round(size / (per_person * 0.6)) + 1, math.ceil(per_day / 5))
+            team_size = max(2, min(60, wanted))
             team = [heapq.heappop(load) for _ in range(min(team_size, len(load)))]
             for weight, tie, person in team:
                 heapq.heappush(load, (weight + size / len(team), tie, person))
@@ -229,14 +233,12 @@ class Generator:
                 manager_id=rng.choice(managers),
                 start=start,
                 end=end,
-                closes=not large
-                and end < self.last_day - dt.timedelta(days=30)
-                and index % 2 == 1,
+                closes=not large and end < self.last_day - dt.timedelta(days=30) and index % 2 == 1,
                 size=size,
                 budget_cents=int(round(size * 80 * 120 * rng.uniform(0.6, 1.4), -5)),
                 default_bill_rate_cents=rng.choice([None, 10000, 14000]),
             )
-            project.per_day = size / max(1, weekdays(start, end))
+            project.per_day = per_day
             for _, _, person in team:
                 rate = rng.choice([None, None, None, 15000, 18000])
                 project.members[person] = (rng.choice(("Developer", "Consultant", "Lead")), rate)
@@ -341,7 +343,7 @@ class Generator:
             hours = rng.choice(ENTRY_HOURS)
             person_id = self._someone_free(team, day, hours)
             if person_id is None:
-                self.skipped += 1
+                project.owed += 1  # the team's day is full: logged on a later day
                 continue
             self.hours[(person_id, day)] = self.hours.get((person_id, day), 0) + hours
             rate = self._rate(project, person_id)
@@ -367,7 +369,7 @@ class Generator:
 
     def _someone_free(self, team: list[uuid.UUID], day: dt.date, hours: int) -> uuid.UUID | None:
         """A team member with `hours` left on `day` under the daily limit (a few tries)."""
-        for _ in range(4):
+        for _ in range(8):
             person_id = self.rng.choice(team)
             if self.hours.get((person_id, day), 0) + hours <= DAILY_LIMIT:
                 return person_id

@@ -4,6 +4,8 @@ generator, and the CPU each group of processes used, read from /proc."""
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import json
 import os
 import shutil
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
 from api import cli
+from bench import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -263,6 +267,36 @@ class Load:
             "p99_ms": round(raw["p99_us"] / 1000, 2),
             "max_ms": round(raw["max_us"] / 1000, 2),
         }
+
+
+def one_at_a_time(
+    url: str, path: str, token: str, seconds: float, least: int = 5
+) -> dict[str, float]:
+    """Latency of `path` asked one request at a time on one kept-alive connection, for
+    `seconds` and at least `least` times (after one unmeasured request). A live join over a
+    year takes seconds: wrk would count none that did not finish within its run."""
+    parsed = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parsed.hostname or "127.0.0.1", parsed.port, timeout=600
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    durations: list[float] = []
+    deadline = time.perf_counter() + seconds
+    try:
+        for measured in itertools.count(-1):
+            if measured >= least and time.perf_counter() >= deadline:
+                break
+            started = time.perf_counter()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {path}: {response.status} {body[:500]!r}")
+            if measured >= 0:
+                durations.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return stats.summary_ms(durations)
 
 
 def wrk(

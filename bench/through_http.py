@@ -222,8 +222,9 @@ def bench_reads(s: Stack) -> dict[str, Any]:
 def _versus(s: Stack, path: str) -> dict[str, Any]:
     """One request at a time for a few seconds: the read model's route against the live
     join's, both served by the bench app."""
-    read_model = s.measure("bench", [_get(API + path)], 1, s.timing.latency_seconds)
-    live = s.measure("bench", [_get(LIVE + path)], 1, s.timing.latency_seconds)
+    url, token, seconds = s.url("bench"), s.firm.token, s.timing.latency_seconds
+    read_model = stack.one_at_a_time(url, API + path, token, seconds)
+    live = stack.one_at_a_time(url, LIVE + path, token, seconds)
     return {
         "read_model": read_model,
         "live_join": live,
