@@ -362,15 +362,21 @@ def contention_lines(contention: dict[str, Any]) -> list[str]:
         "",
         f"contention: writes ({contention['write_connections']} connections) while "
         f"{contention['report_connections']} connections run {contention['report']}",
-        f"  {'writes, no report load':40} {_rps(contention['no report load']['writes'])}",
+        f"  {'writes, no report load':40} {_rps(contention['no report load']['writes'])}"
+        f"  {_of_ceiling(contention['no report load']['writes'])}",
     ]
     for name in ("read model", "live join"):
         row = contention[name]
         lines.append(
             f"  {'writes, reports from the ' + name:40} {_rps(row['writes'])}"
-            f"  p99 x{row['p99_over_alone']:.2f}; reports {row['reports']['requests_per_s']:,.1f}/s"
+            f"  {_of_ceiling(row['writes'])}  p99 x{row['p99_over_alone']:.2f};"
+            f" reports {row['reports']['requests_per_s']:,.1f}/s"
         )
     return lines
+
+
+def _of_ceiling(row: dict[str, Any]) -> str:
+    return f"{row['of_ceiling']:>6.2f}" if "of_ceiling" in row else ""
 
 
 def lag_lines(lag: dict[str, Any]) -> list[str]:
@@ -484,7 +490,8 @@ def main() -> int:
                 report["writes"] = through_http.bench_writes(servers, bodies)
             if "contention" in chosen:
                 print("contention ...", flush=True)
-                report["contention"] = through_http.bench_contention(servers, bodies)
+                ceiling = report.get("writes", {}).get("ceiling")
+                report["contention"] = through_http.bench_contention(servers, bodies, ceiling)
             servers.settle()
     w = world.World(settings, the_firm.databases, [p for p, _ in the_firm.team], the_firm.team)
     if "commands" in chosen:

@@ -109,6 +109,7 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    log_size: int  # the log's size when the process started
 
     def pids(self) -> list[int]:
         return children(self.popen.pid)
@@ -126,8 +127,9 @@ class Process:
 def start(name: str, argv: list[str], env: dict[str, str], folder: Path) -> Process:
     log = folder / f"{name}.log"
     with log.open("ab") as out:
+        size = out.tell()
         popen = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    return Process(name, popen, log)
+    return Process(name, popen, log, size)
 
 
 def wait_for_port(process: Process, port: int, timeout: float = 60) -> None:
@@ -141,6 +143,21 @@ def wait_for_port(process: Process, port: int, timeout: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{process.name} did not listen on {port}: see {process.log}")
+
+
+def wait_for_log(process: Process, line: str, timeout: float = 120) -> None:
+    """Wait until the process has logged `line` (since it started)."""
+    start = process.log_size
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited: see {process.log}")
+        with process.log.open("rb") as log:
+            log.seek(start)
+            if line.encode() in log.read():
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{process.name} did not log {line!r} in {timeout} s: see {process.log}")
 
 
 @contextmanager

@@ -88,6 +88,7 @@ class Stack:
         the head: commands made while it was stopped woke only a queue)."""
         if self.worker is None:
             self.worker = stack.start("worker", stack.tally_worker_argv(), self.env, self.folder)
+            stack.wait_for_log(self.worker, " ready.")
             make_celery(self.firm.settings).delivery.wake(list(PROJECTIONS), self._head())
             self.settle()
 
@@ -308,9 +309,10 @@ def bench_writes(s: Stack, bodies: Bodies) -> dict[str, Any]:
     }
 
 
-def bench_contention(s: Stack, bodies: Bodies) -> dict[str, Any]:
+def bench_contention(s: Stack, bodies: Bodies, ceiling: dict[str, Any] | None) -> dict[str, Any]:
     """Write latency (8 connections, worker running) alone, then while 4 connections run the
-    quarter's utilization report from the read model, then from the live join."""
+    quarter's utilization report from the read model, then from the live join; with the
+    write ceiling measured, each write figure as a fraction of it."""
     date_from, date_to = s.firm.ranges()["quarter"]
     report = f"/reports/utilization?from={date_from}&to={date_to}"
     count = round(1000 * (s.timing.load_seconds + s.timing.warmup_seconds))
@@ -325,6 +327,11 @@ def bench_contention(s: Stack, bodies: Bodies) -> dict[str, Any]:
             time.sleep(1 if path else 0)
             writes = s.measure("tally", _posts(API + "/time-entries", bodies.take(count)), 8)
         results[name] = {"writes": writes, "reports": reports.get("result")}
+    if ceiling is not None:
+        for row in results.values():
+            row["writes"]["of_ceiling"] = round(
+                row["writes"]["requests_per_s"] / ceiling["requests_per_s"], 3
+            )
     alone = results["no report load"]["writes"]
     for name in ("read model", "live join"):
         writes = results[name]["writes"]
