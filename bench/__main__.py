@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,15 @@ def print_table(report: dict[str, Any]) -> None:
             lines.append(
                 f"  {name:40} {result['log_events_per_s']:>9,} events/s  ({result['seconds']} s)"
             )
+    if "seconds" in report:
+        lines += [
+            "",
+            f"run: {sum(report['seconds'].values()):,.0f} s; "
+            + ", ".join(
+                f"{name} {seconds:,.0f} s (load {report['load_average_after'][name][0]:.1f})"
+                for name, seconds in report["seconds"].items()
+            ),
+        ]
     print("\n".join(lines))
 
 
@@ -476,45 +486,64 @@ def main() -> int:
         "machine": machine(),
         "quick": args.quick,
     }
+    started = time.perf_counter()
     the_firm = firm.open_firm(settings, scale, args.rebuild_jobs)
     report["firm"] = the_firm.summary | {"built_now": the_firm.built_now}
+    _note(report, "firm", started)
     timing = through_http.QUICK if args.quick else through_http.FULL
     if chosen & {"reads", "writes", "contention"}:
         bodies = through_http.Bodies(the_firm, seed=int(time.time()))
         with through_http.Stack(the_firm, Path(home), timing) as servers:
             if "reads" in chosen:
-                print("reads ...", flush=True)
-                report["reads"] = through_http.bench_reads(servers)
+                _section(report, "reads", lambda: through_http.bench_reads(servers))
             if "writes" in chosen:
-                print("writes ...", flush=True)
-                report["writes"] = through_http.bench_writes(servers, bodies)
+                _section(report, "writes", lambda: through_http.bench_writes(servers, bodies))
             if "contention" in chosen:
-                print("contention ...", flush=True)
                 ceiling = report.get("writes", {}).get("ceiling")
-                report["contention"] = through_http.bench_contention(servers, bodies, ceiling)
+                _section(
+                    report,
+                    "contention",
+                    lambda: through_http.bench_contention(servers, bodies, ceiling),
+                )
             servers.settle()
     w = world.World(settings, the_firm.databases, [p for p, _ in the_firm.team], the_firm.team)
     if "commands" in chosen:
-        print("commands ...", flush=True)
-        report["commands"] = bench_commands(w, 200 if args.quick else 1_000, home)
+        repeat = 200 if args.quick else 1_000
+        _section(report, "commands", lambda: bench_commands(w, repeat, home))
     if "lag" in chosen:
-        print("lag ...", flush=True)
         seconds = args.seconds or (10 if args.quick else 60)
         pairs = args.pairs or (1 if args.quick else 3)
-        report["lag"] = bench_lag(w, seconds, args.rate, home, args.warmup, pairs)
+        _section(report, "lag", lambda: bench_lag(w, seconds, args.rate, home, args.warmup, pairs))
     if "rebuild" in chosen:
         if the_firm.built_now:
             report["rebuild"] = the_firm.summary["rebuild"] | {"when": "the firm's build"}
         else:
-            print("rebuild ...", flush=True)
-            rebuilt = firm.rebuild_all(the_firm.databases, args.rebuild_jobs)
-            report["rebuild"] = rebuilt | {"when": "this run"}
+            _section(
+                report,
+                "rebuild",
+                lambda: (
+                    firm.rebuild_all(the_firm.databases, args.rebuild_jobs) | {"when": "this run"}
+                ),
+            )
     the_firm.databases.dispose()
     print_table(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json}")
     return 0
+
+
+def _section(report: dict[str, Any], name: str, run: Callable[[], dict[str, Any]]) -> None:
+    print(f"{name} ...", flush=True)
+    started = time.perf_counter()
+    report[name] = run()
+    _note(report, name, started)
+
+
+def _note(report: dict[str, Any], name: str, started: float) -> None:
+    """How long a part of the run took, and how busy the machine was at its end."""
+    report.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
+    report.setdefault("load_average_after", {})[name] = [round(x, 2) for x in os.getloadavg()]
 
 
 def machine() -> dict[str, Any]:

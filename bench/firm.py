@@ -72,7 +72,7 @@ class Scale:
 SCALES = {
     "full": Scale("full", 2_000_000, 500, 100, 2_000, 3, 100_000, 300),
     "small": Scale("small", 100_000, 60, 20, 200, 3, 10_000, 100),
-    "tiny": Scale("tiny", 3_000, 12, 3, 10, 1, 1_000, 50, days=120),
+    "tiny": Scale("tiny", 3_000, 12, 3, 10, 1, 1_000, 50, days=365),
 }
 
 
@@ -85,14 +85,13 @@ class Project:
     start: dt.date
     end: dt.date  # the last day time is logged
     closes: bool
-    size: int
+    per_day: float  # entries per weekday of the window
     budget_cents: int
     default_bill_rate_cents: int | None
     members: dict[uuid.UUID, tuple[str, int | None]] = field(default_factory=dict)
     tasks: dict[uuid.UUID, tuple[str, int | None, bool]] = field(default_factory=dict)
     status: str = "open"
     version: int = 0
-    per_day: float = 0.0  # entries per weekday of the window
     owed: float = 0.0  # entries owed, accumulated per weekday
 
 
@@ -234,11 +233,10 @@ class Generator:
                 start=start,
                 end=end,
                 closes=not large and end < self.last_day - dt.timedelta(days=30) and index % 2 == 1,
-                size=size,
+                per_day=per_day,
                 budget_cents=int(round(size * 80 * 120 * rng.uniform(0.6, 1.4), -5)),
                 default_bill_rate_cents=rng.choice([None, 10000, 14000]),
             )
-            project.per_day = per_day
             for _, _, person in team:
                 rate = rng.choice([None, None, None, 15000, 18000])
                 project.members[person] = (rng.choice(("Developer", "Consultant", "Lead")), rate)
@@ -506,6 +504,7 @@ def load(engine: Engine, scale: Scale) -> History:
     row: the generator wrote both sides from one history)."""
     generator = Generator(scale)
     history = generator.history
+    event_ids = random.Random(scale.seed + 1)  # apart: the history is the same without them
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor:
@@ -520,7 +519,7 @@ def load(engine: Engine, scale: Scale) -> History:
                         "idempotency_key": None,
                     }
                     yield (
-                        generator.uuid(),
+                        uuid.UUID(int=event_ids.getrandbits(128), version=4),
                         event.event_type,
                         event.schema_version,
                         aggregate_type,

@@ -156,21 +156,21 @@ def _cycle(items: Sequence[Any], seed: int, limit: int = 5000) -> list[Any]:
     return chosen[:limit]
 
 
-def read_requests(f: firm.Firm, prefix: str = API) -> dict[str, list[Request]]:
+def read_requests(f: firm.Firm) -> dict[str, list[Request]]:
     """What each read endpoint is asked, cycling over the firm's projects."""
     projects = [project for project, _ in f.sizes]
     date_from, date_to = f.ranges()["quarter"]
     span = f"from={date_from}&to={date_to}"
     return {
-        "dashboard": [_get(f"{prefix}/projects/{p}/dashboard") for p in _cycle(projects, 1)],
-        "project list": [_get(f"{prefix}/projects")],
+        "dashboard": [_get(f"{API}/projects/{p}/dashboard") for p in _cycle(projects, 1)],
+        "project list": [_get(f"{API}/projects")],
         "time-entry list (a project's)": [
-            _get(f"{prefix}/time-entries?project_id={p}") for p in _cycle(projects, 2)
+            _get(f"{API}/time-entries?project_id={p}") for p in _cycle(projects, 2)
         ],
-        "utilization, a quarter": [_get(f"{prefix}/reports/utilization?{span}")],
-        "revenue, a quarter": [_get(f"{prefix}/reports/revenue?{span}")],
+        "utilization, a quarter": [_get(f"{API}/reports/utilization?{span}")],
+        "revenue, a quarter": [_get(f"{API}/reports/revenue?{span}")],
         "budget burn (a project's)": [
-            _get(f"{prefix}/reports/budget-burn?project_id={p}") for p in _cycle(projects, 3)
+            _get(f"{API}/reports/budget-burn?project_id={p}") for p in _cycle(projects, 3)
         ],
     }
 
