@@ -183,13 +183,14 @@ def bench_reads(s: Stack) -> dict[str, Any]:
     the read model against the live join by project size and by report range."""
     f = s.firm
     ceiling_paths = [_get(f"/projects/{p}/dashboard") for p in _cycle([p for p, _ in f.sizes], 1)]
-    ceiling = s.measure("read", ceiling_paths, 16)
-    throughput = {}
-    for name, requests in read_requests(f).items():
-        result = s.measure("tally", requests, 16)
-        throughput[name] = result | {
-            "of_ceiling": round(result["requests_per_s"] / ceiling["requests_per_s"], 3)
-        }
+    ceilings_measured = [s.measure("read", ceiling_paths, 16)]
+    throughput = {
+        name: s.measure("tally", requests, 16) for name, requests in read_requests(f).items()
+    }
+    ceilings_measured.append(s.measure("read", ceiling_paths, 16))
+    ceiling = best(ceilings_measured)
+    for result in throughput.values():
+        result["of_ceiling"] = round(result["requests_per_s"] / ceiling["requests_per_s"], 3)
     by_size = {}
     for target in (1_000, 10_000, 100_000):
         project, entries = f.nearest(target)
@@ -214,10 +215,17 @@ def bench_reads(s: Stack) -> dict[str, Any]:
         "connections": 16,
         "seconds": s.timing.load_seconds,
         "ceiling": ceiling,
+        "ceiling_runs": ceilings_measured,
         "endpoints": throughput,
         "by_project_size": by_size,
         "by_report_range": by_range,
     }
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ceiling: the best of its runs (one before the figures it bounds, one after; on a
+    shared machine a single run may fall in a busy moment)."""
+    return max(runs, key=lambda run: run["requests_per_s"])
 
 
 def _versus(s: Stack, path: str) -> dict[str, Any]:
@@ -267,7 +275,13 @@ def bench_writes(s: Stack, bodies: Bodies) -> dict[str, Any]:
     """POST /time-entries at 8 connections: pipeline on (worker running), pipeline off
     (worker stopped), the CRUD path (no event), and the write ceiling; CPU per command."""
     count = round(1000 * (s.timing.load_seconds + s.timing.warmup_seconds))
-    tally, bench_app = s.processes["tally"], s.processes["bench"]
+    tally, bench_app, write_app = s.processes["tally"], s.processes["bench"], s.processes["write"]
+
+    def ceiling_run() -> dict[str, Any]:
+        posts = _posts("/time-entries", bodies.take(count))
+        return s.measure("write", posts, 8, cpu={"api": write_app})
+
+    ceilings_measured = [ceiling_run()]
     s.start_worker()
     on = s.measure(
         "tally",
@@ -285,12 +299,8 @@ def bench_writes(s: Stack, bodies: Bodies) -> dict[str, Any]:
         8,
         cpu={"api": bench_app},
     )
-    ceiling = s.measure(
-        "write",
-        _posts("/time-entries", bodies.take(count)),
-        8,
-        cpu={"api": s.processes["write"]},
-    )
+    ceilings_measured.append(ceiling_run())
+    ceiling = best(ceilings_measured)
     with s.firm.databases.write.begin() as conn:
         # Rows without events would be drift to `tally projections verify`.
         conn.execute(delete(tables.time_entries).where(tables.time_entries.c.notes == CRUD_NOTES))
@@ -303,6 +313,7 @@ def bench_writes(s: Stack, bodies: Bodies) -> dict[str, Any]:
         "connections": 8,
         "seconds": s.timing.load_seconds,
         "ceiling": ceiling,
+        "ceiling_runs": ceilings_measured,
         "runs": rows,
         "on_over_off": round(on["requests_per_s"] / off["requests_per_s"], 3),
         "on_over_crud": round(on["requests_per_s"] / crud["requests_per_s"], 3),
