@@ -1,9 +1,11 @@
-"""python -m bench: Tally's read models, command path, rebuilds and projection lag, each
-against its baseline in the same run. Prints a table and writes JSON.
+"""python -m bench: Tally on a large firm, through HTTP and in process (reads, writes,
+contention, commands, projection lag, rebuilds), each figure beside its baseline and its
+ceiling in the same run. Prints a table and writes JSON.
 
-    python -m bench                     # everything, the full firm (about 40 minutes)
-    python -m bench --quick             # small sizes, for a smoke run
-    python -m bench --only reads,lag    # some of: reads, commands, lag, rebuild
+    python -m bench                     # everything, the full firm (40 to 50 minutes)
+    python -m bench --quick             # the small firm, short runs: a smoke run
+    python -m bench --only reads,lag    # some of: reads, writes, contention, commands,
+                                        # lag, rebuild
 """
 
 from __future__ import annotations
