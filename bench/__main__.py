@@ -1,9 +1,11 @@
-"""python -m bench: Tally's read models, command path, rebuilds and projection lag, each
-against its baseline in the same run. Prints a table and writes JSON.
+"""python -m bench: Tally on a large firm, through HTTP and in process (reads, writes,
+contention, commands, projection lag, rebuilds), each figure beside its baseline and its
+ceiling in the same run. Prints a table and writes JSON.
 
-    python -m bench                     # everything, full size (12 to 20 minutes)
-    python -m bench --quick             # small sizes, for a smoke run
-    python -m bench --only reads,lag    # some of: reads, commands, lag, rebuild
+    python -m bench                     # everything, the full firm (40 to 50 minutes)
+    python -m bench --quick             # the small firm, short runs: a smoke run
+    python -m bench --only reads,lag    # some of: reads, writes, contention, commands,
+                                        # lag, rebuild
 """
 
 from __future__ import annotations
@@ -19,20 +21,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from api.runtime import Runtime
-from bench import stats, synthetic, visibility, world
+from bench import firm, stack, stats, through_http, visibility, world
 from domain import commands, handlers
 from domain.settings import Settings
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels import queries, verify
-from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import projection_checkpoints
 from workers.celery_app import make_celery
@@ -44,59 +45,6 @@ WORKER_POOL = os.environ.get("TALLY_BENCH_POOL", "--pool threads --concurrency 6
 # The lag run's load generator: commands wait on the database most of the time, so a few
 # threads keep a fixed schedule that one thread could not (a slow command delays no other).
 DRIVERS = 4
-
-
-def bench_reads(w: world.World, repeat: int) -> dict[str, Any]:
-    """Read model (one indexed table) against the live join on the write tables."""
-    rng = random.Random(1)
-    dbs = w.databases
-    start = dt.date.today() - dt.timedelta(days=28)
-    end = dt.date.today()
-
-    # Both sides read outside a transaction, as the API's queries do.
-    def read(query):  # type: ignore[no-untyped-def]
-        def run() -> None:
-            with dbs.read_autocommit.connect() as conn:
-                query(conn)
-
-        return run
-
-    def join(query):  # type: ignore[no-untyped-def]
-        def run() -> None:
-            with dbs.write_autocommit.connect() as conn:
-                query(conn)
-
-        return run
-
-    cases = {
-        "dashboard": (
-            read(lambda c: queries.dashboard(c, rng.choice(w.projects))),
-            join(lambda c: verify.recompute_project_dashboards(c, rng.choice(w.projects))),
-        ),
-        "project list (50)": (
-            read(lambda c: queries.projects(c, limit=50)),
-            join(
-                lambda c: sorted(
-                    verify.recompute_project_dashboards(c).values(), key=lambda r: r["name"]
-                )[:50]
-            ),
-        ),
-        "utilization, 4 weeks": (
-            read(lambda c: queries.utilization_report(c, start, end, 500, None)),
-            join(lambda c: verify.recompute_utilization(c, start, end)),
-        ),
-    }
-    results = {}
-    for name, (read_model, live_join) in cases.items():
-        read_times = stats.timed(read_model, repeat)
-        join_times = stats.timed(live_join, max(repeat // 5, 20))
-        read_summary, join_summary = stats.summary_ms(read_times), stats.summary_ms(join_times)
-        results[name] = {
-            "read_model": read_summary,
-            "live_join": join_summary,
-            "p50_speedup": round(join_summary["p50_ms"] / read_summary["p50_ms"], 1),
-        }
-    return results
 
 
 class Logger:
@@ -311,71 +259,160 @@ def settle(w: world.World, position: int, timeout: float) -> None:
             time.sleep(0.01)
 
 
-def bench_rebuild(settings: Settings, events: int) -> dict[str, Any]:
-    """Rebuild every projection from a synthetic log of `events` events."""
-    databases = world.fresh_databases(settings)
-    started = time.perf_counter()
-    loaded = synthetic.load(databases.write, events)
-    load_seconds = time.perf_counter() - started
-    with databases.write.begin() as conn:
-        conn.execute(text("ANALYZE event_log"))
-    results: dict[str, Any] = {"events": loaded, "load_seconds": round(load_seconds, 1)}
-    for projection in PROJECTIONS.values():
-        result = rebuild(databases, projection)
-        results[projection.name] = {
-            "seconds": round(result.seconds, 2),
-            "log_events_per_s": round(loaded / result.seconds),
-            "applied_events_per_s": round(result.events / result.seconds),
-        }
-    databases.dispose()
-    return results
-
-
 def print_table(report: dict[str, Any]) -> None:
-    lines = ["", f"{'benchmark':42} {'baseline':>22} {'tally':>22} {'ratio':>8}"]
-    for name, row in report.get("reads", {}).items():
-        lines.append(
-            f"{'read: ' + name:42} {_p(row['live_join']):>22} {_p(row['read_model']):>22}"
-            f" {row['p50_speedup']:>7}x"
-        )
+    lines = []
+    if "firm" in report:
+        lines += firm_lines(report["firm"])
+    if "reads" in report:
+        lines += read_lines(report["reads"])
+    if "writes" in report:
+        lines += write_lines(report["writes"])
+    if "contention" in report:
+        lines += contention_lines(report["contention"])
     if "commands" in report:
         row = report["commands"]
-        lines.append(
-            f"{'LogTime command (pipeline off vs on)':42} {_p(row['pipeline_off']):>22}"
-            f" {_p(row['pipeline_on']):>22} {row['p50_overhead_ms']:>+7.2f}ms"
-        )
+        lines += [
+            "",
+            "commands (in process, LogTime through the handler)",
+            f"  {'pipeline off vs on':40} {_p(row['pipeline_off']):>24} "
+            f"{_p(row['pipeline_on']):>24} {row['p50_overhead_ms']:>+7.2f} ms",
+        ]
     if "lag" in report:
-        lag = report["lag"]
-        baseline, tally = lag["baseline"], lag["tally"]
-        runs = len(tally["achieved_rates"])
-        lines.append(
-            f"commit-to-visible lag, {lag['rate_asked']:g} cmd/s asked, {runs} alternated runs "
-            f"of {lag['seconds_per_run']:g} s a side: worker lingering 0 ms (baseline) vs "
-            f"{lag['linger_ms']:g} ms after a batch at the head"
-        )
-        lines.append(
-            f"  {'achieved cmd/s, each run':40} {_rates(baseline['achieved_rates']):>22}"
-            f" {_rates(tally['achieved_rates']):>22}"
-        )
-        lines.append(f"  {'queue length max, mean':40} {_queue(baseline):>22} {_queue(tally):>22}")
-        for name in PROJECTIONS:
-            ratio = baseline[name]["p99_ms"] / tally[name]["p99_ms"]
-            lines.append(
-                f"  {name:40} {_p(baseline[name]):>22} {_p(tally[name]):>22} {ratio:>6.2f}x"
-                f"  (max {baseline[name]['max_ms']:.0f} / {tally[name]['max_ms']:.0f} ms,"
-                f" worst run's p99 {max(baseline[name]['p99_ms_each_run']):.0f}"
-                f" / {max(tally[name]['p99_ms_each_run']):.0f} ms,"
-                f" missing {baseline[name]['missing']} / {tally[name]['missing']})"
-            )
+        lines += lag_lines(report["lag"])
     if "rebuild" in report:
         row = report["rebuild"]
-        lines.append(f"rebuild from {row['events']:,} events (loaded in {row['load_seconds']} s)")
+        lines += [
+            "",
+            f"rebuild from the firm's log, {row['events']:,} events ({row['when']}), "
+            f"{row['jobs']} projections at a time: all five in {row['seconds_all']} s",
+        ]
         for name in PROJECTIONS:
             result = row[name]
             lines.append(
                 f"  {name:40} {result['log_events_per_s']:>9,} events/s  ({result['seconds']} s)"
             )
+    if "seconds" in report:
+        lines += [
+            "",
+            f"run: {sum(report['seconds'].values()):,.0f} s; "
+            + ", ".join(
+                f"{name} {seconds:,.0f} s (load {report['load_average_after'][name][0]:.1f})"
+                for name, seconds in report["seconds"].items()
+            ),
+        ]
     print("\n".join(lines))
+
+
+def firm_lines(summary: dict[str, Any]) -> list[str]:
+    scale = summary["scale"]
+    return [
+        "",
+        f"firm ({scale['name']}): {summary['entries']:,} time entries "
+        f"({summary['deleted_entries']:,} more deleted), {summary['events']:,} events, "
+        f"{scale['people']} people, {scale['clients']} clients, {scale['projects']:,} projects; "
+        f"{'built in this run' if summary['built_now'] else 'cached'}: loaded in "
+        f"{summary['load_seconds']} s, built (load, rebuild, verify) in "
+        f"{summary['build_seconds']} s, `tally projections verify` clean",
+    ]
+
+
+def _rps(row: dict[str, Any]) -> str:
+    return (
+        f"{row['requests_per_s']:>8,.0f}/s  p50 {row['p50_ms']:>7.2f}  p99 {row['p99_ms']:>7.2f} ms"
+    )
+
+
+def read_lines(reads: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"reads through HTTP, {reads['connections']} connections, {reads['seconds']:g} s each "
+        "(fraction of the read ceiling)",
+        f"  {'ceiling: Flask + psycopg, dashboard row':40} {_rps(reads['ceiling'])}",
+    ]
+    for name, row in reads["endpoints"].items():
+        lines.append(f"  {name:40} {_rps(row)}  {row['of_ceiling']:>6.2f}")
+    lines += ["", "read model vs live join, one connection, p50 (speed-up)"]
+    for label, cases in reads["by_project_size"].items():
+        for name, versus in cases.items():
+            if name != "entries":
+                lines.append(_versus_line(f"{name}, project of {label}", versus))
+    for label, cases in reads["by_report_range"].items():
+        for name, versus in cases.items():
+            lines.append(_versus_line(f"{name}, {label}", versus))
+    return lines
+
+
+def _versus_line(name: str, versus: dict[str, Any]) -> str:
+    return (
+        f"  {name:60} {versus['read_model']['p50_ms']:>9.2f} ms vs "
+        f"{versus['live_join']['p50_ms']:>9.2f} ms  {versus['p50_speedup']:>7}x"
+    )
+
+
+def write_lines(writes: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"writes through HTTP, POST /time-entries, {writes['connections']} connections, "
+        f"{writes['seconds']:g} s each (fraction of the write ceiling; CPU ms per command)",
+        f"  {'ceiling: Flask + psycopg, one INSERT':40} {_rps(writes['ceiling'])}"
+        f"        {_cpu(writes['ceiling'])}",
+    ]
+    for name, row in writes["runs"].items():
+        lines.append(f"  {name:40} {_rps(row)}  {row['of_ceiling']:>6.2f}  {_cpu(row)}")
+    lines.append(
+        f"  pipeline on / off {writes['on_over_off']:.2f}; on / CRUD {writes['on_over_crud']:.2f}"
+    )
+    return lines
+
+
+def _cpu(row: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {ms:.2f}" for name, ms in row["cpu_ms_per_request"].items())
+
+
+def contention_lines(contention: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"contention: writes ({contention['write_connections']} connections) while "
+        f"{contention['report_connections']} connections run {contention['report']}",
+        f"  {'writes, no report load':40} {_rps(contention['no report load']['writes'])}"
+        f"  {_of_ceiling(contention['no report load']['writes'])}",
+    ]
+    for name in ("read model", "live join"):
+        row = contention[name]
+        lines.append(
+            f"  {'writes, reports from the ' + name:40} {_rps(row['writes'])}"
+            f"  {_of_ceiling(row['writes'])}  p99 x{row['p99_over_alone']:.2f};"
+            f" reports {row['reports']['requests_per_s']:,.1f}/s"
+        )
+    return lines
+
+
+def _of_ceiling(row: dict[str, Any]) -> str:
+    return f"{row['of_ceiling']:>6.2f}" if "of_ceiling" in row else ""
+
+
+def lag_lines(lag: dict[str, Any]) -> list[str]:
+    baseline, tally = lag["baseline"], lag["tally"]
+    runs = len(tally["achieved_rates"])
+    lines = [
+        "",
+        f"commit-to-visible lag, {lag['rate_asked']:g} cmd/s asked, {runs} alternated runs "
+        f"of {lag['seconds_per_run']:g} s a side: worker lingering 0 ms (baseline) vs "
+        f"{lag['linger_ms']:g} ms after a batch at the head",
+        f"  {'achieved cmd/s, each run':40} {_rates(baseline['achieved_rates']):>24}"
+        f" {_rates(tally['achieved_rates']):>24}",
+        f"  {'queue length max, mean':40} {_queue(baseline):>24} {_queue(tally):>24}",
+    ]
+    for name in PROJECTIONS:
+        ratio = baseline[name]["p99_ms"] / tally[name]["p99_ms"]
+        lines.append(
+            f"  {name:40} {_p(baseline[name]):>24} {_p(tally[name]):>24} {ratio:>6.2f}x"
+            f"  (max {baseline[name]['max_ms']:.0f} / {tally[name]['max_ms']:.0f} ms,"
+            f" worst run's p99 {max(baseline[name]['p99_ms_each_run']):.0f}"
+            f" / {max(tally[name]['p99_ms_each_run']):.0f} ms,"
+            f" missing {baseline[name]['missing']} / {tally[name]['missing']})"
+        )
+    return lines
 
 
 def _rates(rates: list[float]) -> str:
@@ -390,14 +427,29 @@ def _p(summary: dict[str, float]) -> str:
     return f"p50 {summary['p50_ms']:.2f} p99 {summary['p99_ms']:.2f} ms"
 
 
+SECTIONS = ("reads", "writes", "contention", "commands", "lag", "rebuild")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="reads,commands,lag,rebuild")
+    parser.add_argument("--quick", action="store_true", help="small firm, short runs")
+    parser.add_argument(
+        "--scale",
+        choices=list(firm.SCALES),
+        default=None,
+        help="the firm: full (2,000,000 entries), small (100,000; the default with --quick)",
+    )
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument(
+        "--rebuild-jobs",
+        type=int,
+        default=2,
+        help="projections rebuilt at once (in the firm's build and the rebuild section)",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -407,7 +459,6 @@ def main() -> int:
     parser.add_argument(
         "--redis-url", default=os.environ.get("TALLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
     )
-    parser.add_argument("--events", type=int, default=None, help="rebuild log size")
     parser.add_argument("--seconds", type=float, default=None, help="length of one lag run")
     parser.add_argument("--rate", type=float, default=200.0, help="lag command rate")
     parser.add_argument(
@@ -417,6 +468,12 @@ def main() -> int:
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     chosen = set(args.only.split(","))
+    unknown = chosen - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)} (known: {', '.join(SECTIONS)})")
+    scale = firm.SCALES[args.scale or ("small" if args.quick else "full")]
+    if chosen & {"reads", "writes", "contention"}:
+        stack.ensure_wrk()
     home = tempfile.mkdtemp(prefix="tally-bench-")
     settings = Settings.from_env(
         {
@@ -428,35 +485,77 @@ def main() -> int:
     redis.Redis.from_url(args.redis_url).flushdb()
     report: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "quick": args.quick,
     }
-    if chosen & {"reads", "commands", "lag"}:
-        size = (40, 2_000) if args.quick else (300, 20_000)
-        print(f"building a firm: {size[0]} projects, {size[1]} entries ...", flush=True)
-        firm = world.build(settings, *size)
-        if "reads" in chosen:
-            report["reads"] = bench_reads(firm, 200 if args.quick else 2_000)
-        if "commands" in chosen:
-            report["commands"] = bench_commands(firm, 200 if args.quick else 1_000, home)
-        if "lag" in chosen:
-            seconds = args.seconds or (10 if args.quick else 60)
-            pairs = args.pairs or (1 if args.quick else 3)
-            report["lag"] = bench_lag(firm, seconds, args.rate, home, args.warmup, pairs)
-        firm.databases.dispose()
+    started = time.perf_counter()
+    the_firm = firm.open_firm(settings, scale, args.rebuild_jobs)
+    report["firm"] = the_firm.summary | {"built_now": the_firm.built_now}
+    _note(report, "firm", started)
+    timing = through_http.QUICK if args.quick else through_http.FULL
+    if chosen & {"reads", "writes", "contention"}:
+        bodies = through_http.Bodies(the_firm, seed=int(time.time()))
+        with through_http.Stack(the_firm, Path(home), timing) as servers:
+            if "reads" in chosen:
+                _section(report, "reads", lambda: through_http.bench_reads(servers))
+            if "writes" in chosen:
+                _section(report, "writes", lambda: through_http.bench_writes(servers, bodies))
+            if "contention" in chosen:
+                ceiling = report.get("writes", {}).get("ceiling")
+                _section(
+                    report,
+                    "contention",
+                    lambda: through_http.bench_contention(servers, bodies, ceiling),
+                )
+            servers.settle()
+    w = world.World(settings, the_firm.databases, [p for p, _ in the_firm.team], the_firm.team)
+    if "commands" in chosen:
+        repeat = 200 if args.quick else 1_000
+        _section(report, "commands", lambda: bench_commands(w, repeat, home))
+    if "lag" in chosen:
+        seconds = args.seconds or (10 if args.quick else 60)
+        pairs = args.pairs or (1 if args.quick else 3)
+        _section(report, "lag", lambda: bench_lag(w, seconds, args.rate, home, args.warmup, pairs))
     if "rebuild" in chosen:
-        events = args.events or (100_000 if args.quick else 1_000_000)
-        print(f"loading {events:,} events ...", flush=True)
-        report["rebuild"] = bench_rebuild(settings, events)
+        if the_firm.built_now:
+            report["rebuild"] = the_firm.summary["rebuild"] | {"when": "the firm's build"}
+        else:
+            _section(
+                report,
+                "rebuild",
+                lambda: (
+                    firm.rebuild_all(the_firm.databases, args.rebuild_jobs) | {"when": "this run"}
+                ),
+            )
+    the_firm.databases.dispose()
     print_table(report)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=2))
+    Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json}")
     return 0
+
+
+def _section(report: dict[str, Any], name: str, run: Callable[[], dict[str, Any]]) -> None:
+    print(f"{name} ...", flush=True)
+    started = time.perf_counter()
+    report[name] = run()
+    _note(report, name, started)
+
+
+def _note(report: dict[str, Any], name: str, started: float) -> None:
+    """How long a part of the run took, and how busy the machine was at its end."""
+    report.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
+    report.setdefault("load_average_after", {})[name] = [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, and how busy it was when the run started."""
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 if __name__ == "__main__":

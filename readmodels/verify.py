@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, true
+from sqlalchemy import Connection, Select, case, func, select, true
 
 from domain.model import COUNTED_STATUSES
 from domain.store import tables as w
@@ -112,9 +112,10 @@ def current_project_dashboards(conn: Connection) -> Rows:
     return {row.project_id: dict(row._mapping) for row in conn.execute(select(*columns))}
 
 
-def recompute_time_entry_rows(conn: Connection) -> Rows:
+def time_entry_rows_query() -> Select[Any]:
+    """Each entry joined to its person, project, client and task: the rows' live join."""
     entries = w.time_entries
-    query = (
+    return (
         select(
             entries.c.id,
             entries.c.date,
@@ -138,14 +139,17 @@ def recompute_time_entry_rows(conn: Connection) -> Rows:
         .join(w.clients, w.clients.c.id == w.projects.c.client_id)
         .outerjoin(w.tasks, w.tasks.c.id == entries.c.task_id)
     )
-    return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def recompute_time_entry_rows(conn: Connection) -> Rows:
+    return {row.id: dict(row._mapping) for row in conn.execute(time_entry_rows_query())}
 
 
 def current_time_entry_rows(conn: Connection) -> Rows:
     return {row.id: dict(row._mapping) for row in conn.execute(select(r.time_entry_rows))}
 
 
-def _daily(conn: Connection, key_column: Any, where: Any) -> Any:
+def daily(conn: Connection, key_column: Any, where: Any) -> Any:
     """Counted entries summed per key and day (SQL); weeks and months are rolled up after."""
     entries = w.time_entries
     return conn.execute(
@@ -178,7 +182,7 @@ def recompute_utilization(conn: Connection, date_from: Any = None, date_to: Any 
         first_monday = date_from - dt.timedelta(days=date_from.weekday())
         last_sunday = date_to + dt.timedelta(days=6 - date_to.weekday())
         in_range = w.time_entries.c.date.between(first_monday, last_sunday)
-    for day in _daily(conn, w.time_entries.c.person_id, in_range):
+    for day in daily(conn, w.time_entries.c.person_id, in_range):
         week, week_start = iso_week(day.date)
         person = people[day.key]
         row = rows.setdefault(
@@ -209,7 +213,7 @@ def current_utilization(conn: Connection) -> Rows:
 def recompute_client_revenue(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.clients.c.id, w.clients.c.name)).all())
     rows: Rows = {}
-    for day in _daily(conn, w.projects.c.client_id, true()):
+    for day in daily(conn, w.projects.c.client_id, true()):
         month, month_start = month_of(day.date)
         row = rows.setdefault(
             (day.key, month),
@@ -241,7 +245,7 @@ def current_client_revenue(conn: Connection) -> Rows:
 def recompute_budget_burn(conn: Connection) -> Rows:
     budgets = dict(conn.execute(select(w.projects.c.id, w.projects.c.budget_cents)).all())
     rows: Rows = {}
-    for day in _daily(conn, w.time_entries.c.project_id, true()):
+    for day in daily(conn, w.time_entries.c.project_id, true()):
         week, week_start = iso_week(day.date)
         row = rows.setdefault(
             (day.key, week),
@@ -351,7 +355,7 @@ def current_lock_date(conn: Connection) -> Rows:
 def recompute_project_profitability(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.projects.c.id, w.projects.c.name)).all())
     rows: Rows = {}
-    for day in _daily(conn, w.time_entries.c.project_id, true()):
+    for day in daily(conn, w.time_entries.c.project_id, true()):
         month, month_start = month_of(day.date)
         row = rows.setdefault(
             (day.key, month),

@@ -1,0 +1,53 @@
+"""The bench's firm loader: its event log and write tables, bulk-loaded from one history,
+verify clean once the projections are rebuilt from the log (at a tiny scale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench import firm
+from domain.settings import Settings
+from domain.store import tables
+from readmodels.tables import time_entry_rows
+from tests.support.services import own_database, require_postgres, require_redis
+
+
+def test_the_tiny_firm_loads_rebuilds_and_verifies_clean(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "TALLY_DATABASE_URL": own_database(require_postgres(), "bench_firm"),
+            "TALLY_BROKER_URL": require_redis(),
+            "TALLY_HOME_DIR": str(tmp_path),
+        }
+    )
+    scale = firm.SCALES["tiny"]
+    databases = firm.fresh_databases(settings)
+    try:
+        summary = firm.build(settings, databases, scale, jobs=2)
+
+        assert summary["verify"]["clean"]
+        assert summary["deleted_entries"] > 0
+        assert summary["entries"] + summary["deleted_entries"] == scale.entries
+        with databases.write.connect() as conn:
+            assert (
+                conn.execute(select(func.count()).select_from(tables.event_log)).scalar()
+                == (summary["events"])
+            )
+            types = set(conn.execute(select(tables.event_log.c.event_type).distinct()).scalars())
+            rows = conn.execute(select(func.count()).select_from(time_entry_rows)).scalar()
+        assert rows == summary["entries"]
+        assert {
+            "TimeEntryApproved",
+            "TimeEntryRejected",
+            "TimeEntryAmended",
+            "TimeEntryDeleted",
+            "ClientRenamed",
+            "ProjectUpdated",
+            "PersonUpdated",
+            "ProjectClosed",
+        } <= types
+        assert firm.cached(databases.write, scale) == summary
+    finally:
+        databases.dispose()
