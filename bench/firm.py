@@ -41,7 +41,7 @@ from readmodels.registry import PROJECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 # Bump when the generated history changes shape: a cached firm of another format is rebuilt.
-FORMAT = 2
+FORMAT = 3
 FIRST_DAY = dt.date(2025, 1, 6)  # a Monday
 ADMIN_EMAIL = "admin@bench.tally"
 ENTRY_HOURS = (25, 50, 75, 100, 150)  # hundredths; about 6 hours a day at 8 entries
@@ -345,6 +345,7 @@ class Generator:
                 continue
             self.hours[(person_id, day)] = self.hours.get((person_id, day), 0) + hours
             rate = self._rate(project, person_id)
+            cost_rate = self.history.people[person_id]["cost_rate_cents"] or 0
             entry = Entry(
                 id=self.uuid(),
                 project=project,
@@ -356,6 +357,8 @@ class Generator:
                     "billable": rng.random() < 0.8,
                     "rate_cents": rate,
                     "amount_cents": entry_amount_cents(hours, rate),
+                    "cost_rate_cents": cost_rate,
+                    "cost_cents": entry_amount_cents(hours, cost_rate),
                     "status": "submitted",
                     "task_id": str(rng.choice(tasks)) if rng.random() < 0.9 else None,
                     "notes": None,
@@ -419,6 +422,7 @@ class Generator:
             changed |= {
                 "hours_hundredths": hours,
                 "amount_cents": entry_amount_cents(hours, before["rate_cents"]),
+                "cost_cents": entry_amount_cents(hours, before["cost_rate_cents"]),
                 "status": "submitted",
                 "notes": "corrected",
             }
@@ -612,6 +616,8 @@ def _copy_write_tables(cursor: Any, h: History) -> None:
             "billable",
             "rate_cents",
             "amount_cents",
+            "cost_rate_cents",
+            "cost_cents",
             "status",
             "notes",
             "version",
@@ -627,6 +633,8 @@ def _copy_write_tables(cursor: Any, h: History) -> None:
                 e.snapshot["billable"],
                 e.snapshot["rate_cents"],
                 e.snapshot["amount_cents"],
+                e.snapshot["cost_rate_cents"],
+                e.snapshot["cost_cents"],
                 e.snapshot["status"],
                 e.snapshot["notes"],
                 e.version,
@@ -711,14 +719,15 @@ def rebuild_all(databases: Databases, jobs: int) -> dict[str, Any]:
     return results
 
 
-# The slowest first, so that `jobs` processes finish close together.
-REBUILD_ORDER = (
+# The slowest first, so that `jobs` processes finish close together; then any other.
+SLOWEST_FIRST = (
     "time_entry_rows",
     "utilization",
     "budget_burn",
     "project_dashboards",
     "client_revenue",
 )
+REBUILD_ORDER = (*SLOWEST_FIRST, *(name for name in PROJECTIONS if name not in SLOWEST_FIRST))
 
 
 def _rebuild_one(write_url: str, read_url: str, name: str) -> tuple[str, int, float]:
