@@ -33,11 +33,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# Built once: every request runs it.
+# Built once: every request runs it. An archived person's tokens are refused.
 CALLER_BY_TOKEN = (
     select(tables.people.c.id, tables.people.c.role, tables.people.c.email)
     .join(tables.api_tokens, tables.api_tokens.c.person_id == tables.people.c.id)
-    .where(tables.api_tokens.c.token_hash == bindparam("token_hash"))
+    .where(
+        tables.api_tokens.c.token_hash == bindparam("token_hash"),
+        tables.people.c.archived.is_(False),
+    )
 )
 
 
