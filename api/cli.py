@@ -60,7 +60,7 @@ def create_token(settings: Settings, email: str) -> str:
         databases.dispose()
 
 
-def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int]:
+def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int | str]:
     from api.demo import create_demo_data
     from readmodels.engine import head_position
     from readmodels.registry import PROJECTIONS
