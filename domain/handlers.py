@@ -397,9 +397,10 @@ def _reviewable(
 
 def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcome:
     with uow:
+        own_time = _own_time(uow, cmd.person_id, cmd.actor_id)
         week, entries = _week(uow, cmd.person_id, cmd.week)
         reviewed = _reviewable(uow, entries, cmd.actor_id, week)
-        act = model.Act(cmd.actor_id, _own_time(uow, cmd.person_id, cmd.actor_id))
+        act = model.Act(cmd.actor_id, own_time)
         for entry in reviewed:
             entry.approve(act)
         sheet = _record_on_timesheet(uow, cmd.person_id, week, "approved", act, reviewed)
@@ -409,9 +410,9 @@ def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcom
 
 def reject_timesheet(cmd: commands.RejectTimesheet, uow: UnitOfWork) -> Outcome:
     with uow:
+        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
         week, entries = _week(uow, cmd.person_id, cmd.week)
         reviewed = _reviewable(uow, entries, cmd.actor_id, week)
-        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
         overrides += _past_lock(uow, [entry.date for entry in reviewed], cmd.actor_id)
         act = model.Act(cmd.actor_id, overrides)
         for entry in reviewed:
