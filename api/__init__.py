@@ -9,8 +9,8 @@ from flask_smorest import Api
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from api import commands, docs, idempotency, metrics, operations, queries
-from api.auth import authenticate, hash_token
+from api import commands, docs, headers, idempotency, metrics, operations, queries, tokens
+from api.auth import authenticate
 from api.errors import Problem, handle_http_exception, register_error_handlers
 from api.runtime import Runtime
 from domain.settings import Settings
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
     api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(tokens.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.health_blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(metrics.blp)
@@ -66,8 +67,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _guard_api() -> Response | None:
-        if not request.path.startswith(API_PREFIX + "/"):
-            return None
+        refused = metrics.guard(settings)
+        if refused is not None or not request.path.startswith(API_PREFIX + "/"):
+            return refused
         authenticate(runtime.databases.write_autocommit)
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
@@ -75,10 +77,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         return idempotency.claim(runtime.databases.write)
 
     idempotency.install(app, runtime.databases.write)
+    headers.install(app)
 
     if settings.admin_token:
         try:
-            runtime.bootstrap_admin(hash_token(settings.admin_token))
+            runtime.bootstrap_admin(settings.admin_token)
         except SQLAlchemyError as error:
             log.warning("could not create the first admin (run `tally db upgrade`): %s", error)
     return app

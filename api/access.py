@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from api.auth import Caller
 from api.errors import Problem
+from domain import errors
 from domain.store import tables
 
 
@@ -40,6 +41,16 @@ def can_see_project(caller: Caller, team: ProjectTeam) -> bool:
     return caller.role in ("admin", "manager") or team.includes(caller.person_id)
 
 
+def require_visible_project(engine: Engine, caller: Caller, project_id: uuid.UUID) -> None:
+    """A project the caller may not read is answered as if it did not exist (the answer a
+    command gives for a missing project), so that no error names it or tells its state."""
+    if caller.role != "member":
+        return
+    team = project_team(engine, project_id)
+    if team is None or not can_see_project(caller, team):
+        raise errors.InvalidReference("project_id", f"no project {project_id}")
+
+
 def require_project_manager(engine: Engine, caller: Caller, project_id: uuid.UUID) -> None:
     """Admins and the project's own manager pass; others get 403, or 404 if they can't see it."""
     team = project_team(engine, project_id)
@@ -49,13 +60,18 @@ def require_project_manager(engine: Engine, caller: Caller, project_id: uuid.UUI
         raise Problem(403, "Only an admin or the project's manager may do this.")
 
 
-def task_project(engine: Engine, task_id: uuid.UUID) -> uuid.UUID:
+def require_task_manager(engine: Engine, caller: Caller, task_id: uuid.UUID) -> uuid.UUID:
+    """The task's project, for an admin or its manager; 404 naming only the task for a caller
+    who may not see the project (its id is not theirs to learn), 403 for one who may."""
     with engine.connect() as conn:
         project_id = conn.execute(
             select(tables.tasks.c.project_id).where(tables.tasks.c.id == task_id)
         ).scalar_one_or_none()
-    if project_id is None:
+    team = None if project_id is None else project_team(engine, project_id)
+    if project_id is None or team is None or not can_see_project(caller, team):
         raise Problem(404, f"No task {task_id}.")
+    if not (caller.is_admin or team.manager_id == caller.person_id):
+        raise Problem(403, "Only an admin or the project's manager may do this.")
     return project_id
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from domain.settings import Settings
 from domain.store import tables
@@ -23,39 +23,73 @@ def db_upgrade(settings: Settings) -> None:
     from migrations import upgrade
     from readmodels.engine import ensure_checkpoints
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.ensure_home()
     databases = Databases(settings.database_url, settings.read_database_url)
     try:
         upgrade(databases.write, "write")
         upgrade(databases.read, "read")
         ensure_checkpoints(databases)
+        if settings.runtime_role:
+            from migrations.roles import grant_runtime_role
+
+            grant_runtime_role(databases, settings.runtime_role)
     finally:
         databases.dispose()
 
 
-def create_token(settings: Settings, email: str) -> str:
-    """Issue a new token for the person with this email."""
-    from api.auth import hash_token, new_token
+def _person_id(conn: Connection, email: str) -> uuid.UUID:
     from api.runtime import ADMIN_EMAIL
 
+    person_id = conn.execute(
+        select(tables.people.c.id).where(tables.people.c.email == email.lower())
+    ).scalar_one_or_none()
+    if person_id is None:
+        hint = f" (the first admin is {ADMIN_EMAIL})" if email != ADMIN_EMAIL else ""
+        raise SystemExit(f"tally: no person with email {email}{hint}")
+    return person_id  # type: ignore[no-any-return]
+
+
+def create_token(
+    settings: Settings, email: str, name: str = "cli", expires_in: str | None = None
+) -> str:
+    """Issue a new token for the person with this email."""
+    from api.auth import ENVIRONMENT_TOKEN_NAME, issue_token, parse_duration
+
+    if name == ENVIRONMENT_TOKEN_NAME:
+        raise SystemExit(f"tally: --name {name} is reserved for the TALLY_ADMIN_TOKEN token")
+    try:
+        lifetime = parse_duration(expires_in) if expires_in else None
+    except ValueError as error:
+        raise SystemExit(f"tally: --expires-in: {error}") from error
     databases = Databases(settings.database_url, settings.read_database_url)
     try:
         with databases.write.begin() as conn:
-            person_id = conn.execute(
-                select(tables.people.c.id).where(tables.people.c.email == email.lower())
-            ).scalar_one_or_none()
-            if person_id is None:
-                hint = f" (the first admin is {ADMIN_EMAIL})" if email != ADMIN_EMAIL else ""
-                raise SystemExit(f"tally: no person with email {email}{hint}")
-            token = new_token()
-            conn.execute(
-                tables.api_tokens.insert().values(
-                    token_hash=hash_token(token),
-                    person_id=person_id,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
-        return token
+            return issue_token(conn, _person_id(conn, email), name, lifetime).token
+    finally:
+        databases.dispose()
+
+
+def token_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`tally admin list-tokens` and `revoke-token`."""
+    from api.auth import list_tokens, revoke_all_tokens, revoke_token
+
+    databases = Databases(settings.database_url, settings.read_database_url)
+    try:
+        if args.admin_command == "list-tokens":
+            with databases.write.connect() as conn:
+                person_id = _person_id(conn, args.email)
+            for token in list_tokens(databases.write_autocommit, person_id):
+                print(json.dumps(token, default=str))
+            return 0
+        if args.id:
+            if not revoke_token(databases.write, args.id, None):
+                raise SystemExit(f"tally: no token {args.id}")
+            print(f"revoked token {args.id}")
+            return 0
+        with databases.write.connect() as conn:
+            person_id = _person_id(conn, args.email)
+        print(f"revoked {revoke_all_tokens(databases.write, person_id)} tokens of {args.email}")
+        return 0
     finally:
         databases.dispose()
 
@@ -78,6 +112,7 @@ def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int 
 
 def prepare_metrics_folder(settings: Settings, clean: bool) -> None:
     """Share Prometheus metrics between this process's children (gunicorn or Celery workers)."""
+    settings.ensure_home()
     folder = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.home / "metrics")))
     folder.mkdir(parents=True, exist_ok=True)
     if clean:
@@ -85,17 +120,28 @@ def prepare_metrics_folder(settings: Settings, clean: bool) -> None:
             stale.unlink()
 
 
-def serve(port: int, workers: int) -> None:
+def serve(settings: Settings, bind: str, port: int, workers: int, threads: int) -> None:
+    import gunicorn
+
+    binds = ["--bind", f"{bind}:{port}"]
+    if settings.metrics_port:
+        binds += ["--bind", f"{bind}:{settings.metrics_port}"]
+    # gunicorn 25.1 added a control socket (in the home folder) that nothing here uses.
+    no_control = ["--no-control-socket"] if gunicorn.version_info >= (25, 1) else []
     os.execvp(
         sys.executable,
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "--bind",
-            f"0.0.0.0:{port}",
+            *binds,
+            *no_control,
             "--workers",
             str(workers),
+            "--worker-class",
+            "api.server.ProblemThreadWorker",
+            "--threads",
+            str(threads),
             "--access-logfile",
             "-",
             "api:create_app()",
@@ -119,8 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
 
     serve_parser = sub.add_parser("serve", help="the API under gunicorn")
+    serve_parser.add_argument(
+        "--bind", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--workers", type=int, default=2)
+    serve_parser.add_argument("--threads", type=int, default=4, help="threads per worker")
 
     sub.add_parser("worker", help="a Celery worker (celery worker options follow)", add_help=False)
     sub.add_parser("beat", help="the periodic sweep", add_help=False)
@@ -129,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     token = admin_sub.add_parser("create-token", help="print a new token for a person")
     token.add_argument("--email", required=True)
+    token.add_argument("--name", default="cli", help="what the token is for")
+    token.add_argument("--expires-in", help="lifetime: 90d, 12h, 30m or 2w (default: none)")
+    listing = admin_sub.add_parser("list-tokens", help="a person's tokens (never the secret)")
+    listing.add_argument("--email", required=True)
+    revoke = admin_sub.add_parser("revoke-token", help="revoke one token, or all of a person's")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=uuid.UUID, help="the token's id")
+    which.add_argument("--email", help="revoke every token of this person")
 
     demo = sub.add_parser(
         "demo-data",
@@ -169,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("worker", "beat"):
         settings = Settings.from_env()
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.ensure_home()
         extra = argv[1:]
         if argv[0] == "worker":
             prepare_metrics_folder(settings, clean=False)
@@ -197,9 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("migrations applied to the write and read databases")
     elif args.command == "serve":
         prepare_metrics_folder(settings, clean=True)
-        serve(args.port, args.workers)
+        serve(settings, args.bind, args.port, args.workers, args.threads)
     elif args.command == "admin":
-        print(create_token(settings, args.email))
+        if args.admin_command != "create-token":
+            return token_command(settings, args)
+        print(create_token(settings, args.email, args.name, args.expires_in))
     elif args.command == "demo-data":
         from api.demo import DemoDataError
 
@@ -213,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def projections_command(settings: Settings, args: argparse.Namespace) -> int:
-    from readmodels import parking
+    from readmodels import audit, parking
     from readmodels.rebuild import rebuild
     from readmodels.registry import PROJECTIONS
     from readmodels.status import projection_status
@@ -230,6 +290,7 @@ def projections_command(settings: Settings, args: argparse.Namespace) -> int:
             for row in projection_status(databases):
                 print(json.dumps(row, default=str))
         elif action == "rebuild":
+            audit.record(databases, name, "rebuild", actor, {})
             result = rebuild(databases, PROJECTIONS[name])
             print(
                 f"rebuilt {result.projection}: {result.events} events to position "

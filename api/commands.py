@@ -7,16 +7,17 @@ import uuid
 from typing import Any
 
 from flask import Response, jsonify, request
-from flask_smorest import Blueprint
 
 from api.access import (
     require_entry_approver,
     require_entry_owner,
     require_project_manager,
-    task_project,
+    require_task_manager,
+    require_visible_project,
 )
 from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
+from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
     AddMemberSchema,
@@ -267,8 +268,7 @@ def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 @blp.response(200, TaskResultSchema)
 def complete_task(task_id: uuid.UUID) -> Response:
     """Mark a task completed."""
-    project_id = task_project(write_engine(), task_id)
-    require_project_manager(write_engine(), current_caller(), project_id)
+    project_id = require_task_manager(write_engine(), current_caller(), task_id)
     outcome, _ = runtime().execute(
         commands.CompleteTask(task_id=task_id, expected_version=expected_version())
     )
@@ -279,8 +279,7 @@ def complete_task(task_id: uuid.UUID) -> Response:
 @blp.response(200, TaskResultSchema)
 def reopen_task(task_id: uuid.UUID) -> Response:
     """Reopen a completed task."""
-    project_id = task_project(write_engine(), task_id)
-    require_project_manager(write_engine(), current_caller(), project_id)
+    project_id = require_task_manager(write_engine(), current_caller(), task_id)
     outcome, _ = runtime().execute(
         commands.ReopenTask(task_id=task_id, expected_version=expected_version())
     )
@@ -295,6 +294,7 @@ def log_time(body: dict[str, Any]) -> Response:
     caller = current_caller()
     if not caller.is_admin and body["person_id"] != caller.person_id:
         raise Problem(403, "Log time for yourself (only an admin logs time for others).")
+    require_visible_project(write_engine(), caller, body["project_id"])
     outcome, _ = runtime().execute(
         commands.LogTime(
             project_id=body["project_id"],

@@ -13,9 +13,8 @@ from types import FrameType
 
 from sqlalchemy import select
 
-from api.auth import new_token
-from api.cli import create_token, db_upgrade, prepare_metrics_folder, worker_defaults
-from api.runtime import ADMIN_EMAIL
+from api.auth import stored_dev_token
+from api.cli import db_upgrade, prepare_metrics_folder, worker_defaults
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
@@ -31,20 +30,9 @@ def _die_with_parent() -> None:
 
 
 def _admin_token(settings: Settings) -> str:
-    """The admin token to print: TALLY_ADMIN_TOKEN, or a fresh one for the first admin."""
-    if settings.admin_token:
-        return settings.admin_token
-    databases = Databases(settings.database_url, settings.read_database_url)
-    try:
-        with databases.write.connect() as conn:
-            has_admin = conn.execute(
-                select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
-            ).first()
-    finally:
-        databases.dispose()
-    if has_admin:
-        return create_token(settings, ADMIN_EMAIL)
-    return new_token()
+    """TALLY_ADMIN_TOKEN, or the dev token kept in `.tally/`: the API makes it the first
+    admin's environment token, so every start prints the same one."""
+    return settings.admin_token or stored_dev_token(settings.ensure_home())
 
 
 def _is_empty(settings: Settings) -> bool:
@@ -111,6 +99,12 @@ def _commands(settings: Settings, port: int) -> dict[str, list[str]]:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            # As `tally serve`: threads, so that queries waiting for min_position (at most
+            # TALLY_MIN_POSITION_WAITERS a process) leave others free; errors as problem+json.
+            "--worker-class",
+            "api.server.ProblemThreadWorker",
+            "--threads",
+            "4",
             "--graceful-timeout",
             "1",
             # Its default control socket would be a folder in the home directory.
@@ -181,10 +175,9 @@ Tally is running on the embedded default (database {settings.database_url}).
   Read your own writes: a command's response carries "position"; pass it to a query as
                 ?min_position=N and the answer waits until the read model has it, e.g.
                 curl {auth} '{base}/api/v1/projects/ID/dashboard?min_position=N'
-  Flower:       in another terminal in this folder:
-                FLOWER_UNAUTHENTICATED_API=true celery -A workers flower --address=127.0.0.1 \\
-                  --port=5555    (then open http://127.0.0.1:5555; the variable lets its
-                HTTP API, /api/workers and /api/tasks, answer without a login)
+  Flower:       in another terminal in this folder, with a login (README.md, "Flower"):
+                celery -A workers flower --address=127.0.0.1 --port=5555 \\
+                  --conf=.tally/flowerconfig.py
 Press Ctrl-C to stop api, worker and beat.
 """,
         flush=True,

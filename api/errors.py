@@ -27,6 +27,7 @@ class Problem(Exception):
         title: str | None = None,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -34,6 +35,7 @@ class Problem(Exception):
         self.title = title
         self.errors = errors
         self.headers = headers or {}
+        self.extra = extra
 
 
 TITLES = {
@@ -45,8 +47,10 @@ TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     413: "Request body too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Validation failed",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -60,8 +64,10 @@ TYPE_SLUGS = {
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
     422: "validation-error",
+    431: "header-fields-too-large",
     500: "internal-error",
     503: "unavailable",
 }
@@ -136,6 +142,7 @@ def register_error_handlers(app: Flask) -> None:
             title=error.title,
             errors=error.errors,
             headers=error.headers,
+            extra=error.extra,
         )
 
     @app.errorhandler(errors.NotFound)

@@ -70,12 +70,13 @@ class Hours(fields.Field):
             amount = Decimal(repr(value) if isinstance(value, float) else value)
         except InvalidOperation as error:
             raise ValidationError("Hours are a number, like 7.5.") from error
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-            raise ValidationError("Hours have at most 2 decimals.")
-        if not self.minimum_exclusive < amount <= self.maximum:
+        # The range first: quantizing a huge number (1e26) raises InvalidOperation.
+        if not amount.is_finite() or not self.minimum_exclusive < amount <= self.maximum:
             raise ValidationError(
                 f"Hours are more than {self.minimum_exclusive} and at most {self.maximum}."
             )
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError("Hours have at most 2 decimals.")
         return int(amount * 100)
 
 

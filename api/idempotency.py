@@ -24,6 +24,9 @@ from domain.store.tables import idempotency_keys
 # A claim older than this without a response belongs to a request that died mid-way.
 ABANDONED_AFTER = dt.timedelta(minutes=5)
 REPLAYED_HEADERS = ("ETag", "Location")
+# Fields never kept for a replay: a secret is shown once. A replay answers the first
+# response without them (and says which it left out in Idempotent-Withheld).
+SECRET_FIELDS = ("token",)
 RUNNING = "A request with this Idempotency-Key is still running."
 
 
@@ -84,6 +87,8 @@ def claim(engine: Engine) -> Response | None:
     for name, value in body["headers"].items():
         response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
+    if body.get("withheld"):
+        response.headers["Idempotent-Withheld"] = ", ".join(body["withheld"])
     return response
 
 
@@ -117,8 +122,11 @@ def store(engine: Engine, response: Response) -> Response:
         if response.status_code >= 500:
             conn.execute(delete(idempotency_keys).where(*where))
             return response
+        body = response.get_json(silent=True)
+        withheld = [name for name in SECRET_FIELDS if isinstance(body, dict) and name in body]
         stored = {
-            "body": response.get_json(silent=True),
+            "body": {k: v for k, v in body.items() if k not in withheld} if withheld else body,
+            "withheld": withheld,
             "mimetype": response.mimetype,
             "headers": {n: response.headers[n] for n in REPLAYED_HEADERS if n in response.headers},
         }

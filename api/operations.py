@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import text
 
 from api.auth import current_caller, require_role
 from api.errors import Problem, problem_response
 from api.fields import UtcDateTime
+from api.parsing import Blueprint
 from api.runtime import runtime
-from api.schemas import BodySchema
-from readmodels import parking
+from api.schemas import BodySchema, QuerySchema
+from readmodels import audit, parking
+from readmodels.drift import verify_and_record
 from readmodels.registry import PROJECTIONS
 from readmodels.status import projection_status
+from readmodels.verify import CHECKS
+
+log = logging.getLogger(__name__)
 
 health_blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 blp = Blueprint("operations", __name__, description="Projection operations (admin).")
@@ -74,6 +79,47 @@ class SkipResultSchema(Schema):
     skipped = fields.List(fields.Integer(), required=True)
 
 
+class VerifyRequestSchema(BodySchema):
+    projection = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(sorted(CHECKS)),
+        metadata={"description": "Only this projection (default: all)."},
+    )
+
+
+class VerificationSchema(Schema):
+    projection = fields.String(required=True)
+    drift_rows = fields.Integer(required=True)
+    missing = fields.Integer(required=True)
+    extra = fields.Integer(required=True)
+    differing = fields.Integer(required=True)
+    verified_at = UtcDateTime(required=True)
+    seconds = fields.Float(required=True)
+
+
+class VerificationListSchema(Schema):
+    items = fields.List(fields.Nested(VerificationSchema), required=True)
+
+
+class OperatorActionQuerySchema(QuerySchema):
+    projection = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class OperatorActionSchema(Schema):
+    id = fields.Integer(required=True)
+    projection = fields.String(required=True)
+    action = fields.String(required=True)
+    actor = fields.String(required=True)
+    detail = fields.Dict(required=True)
+    at = UtcDateTime(required=True)
+
+
+class OperatorActionListSchema(Schema):
+    items = fields.List(fields.Nested(OperatorActionSchema), required=True)
+
+
 class RebuildAcceptedSchema(Schema):
     projection = fields.String(required=True)
     status = fields.String(required=True)
@@ -103,14 +149,16 @@ def ready() -> Any:
             with db_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             checks[name] = "ok"
-        except Exception as error:
-            checks[name] = f"failed: {type(error).__name__}"
+        except Exception:
+            log.warning("readiness: the %s did not answer", name, exc_info=True)
+            checks[name] = "failed"
     try:
         with rt.celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=1)
         checks["broker"] = "ok"
-    except Exception as error:
-        checks["broker"] = f"failed: {type(error).__name__}"
+    except Exception:
+        log.warning("readiness: the broker did not answer", exc_info=True)
+        checks["broker"] = "failed"
     failed = sorted(name for name, value in checks.items() if value != "ok")
     if failed:
         return problem_response(
@@ -139,9 +187,11 @@ def projections() -> dict[str, Any]:
 def rebuild(name: str) -> Response:
     """Rebuild a projection blue/green: shadow tables, then an atomic swap."""
     projection = _projection(name)
-    runtime().celery.send_task(
+    rt = runtime()
+    rt.celery.send_task(
         "tally.rebuild", args=(projection.name,), shadow=f"rebuild {projection.name}"
     )
+    audit.record(rt.databases, projection.name, "rebuild", current_caller().email, {})
     response = jsonify({"projection": projection.name, "status": "rebuilding"})
     response.status_code = 202
     return response
@@ -175,3 +225,28 @@ def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
     return parking.skip_parked(
         runtime().databases, projection, current_caller().email, key=(body or {}).get("key")
     )
+
+
+@blp.route("/ops/projections/verify", methods=["POST"])
+@blp.arguments(VerifyRequestSchema(), required=False)
+@blp.response(200, VerificationListSchema)
+def verify(body: dict[str, Any]) -> dict[str, Any]:
+    """Diff read models against the write tables now; the drift also goes to /metrics."""
+    require_role("admin")
+    only = (body or {}).get("projection")
+    return {
+        "items": verify_and_record(
+            runtime().databases, [only] if only else None, actor=current_caller().email
+        )
+    }
+
+
+@blp.route("/ops/projections/operator-actions", methods=["GET"])
+@blp.arguments(OperatorActionQuerySchema, location="query")
+@blp.response(200, OperatorActionListSchema)
+def operator_actions(args: dict[str, Any]) -> dict[str, Any]:
+    """Who retried, skipped, rebuilt or verified what, newest first."""
+    require_role("admin")
+    if args["projection"] is not None and args["projection"] not in PROJECTIONS:
+        raise Problem(404, f"No projection {args['projection']}.")
+    return {"items": audit.recent_actions(runtime().databases, args["projection"], args["limit"])}

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import Connection
 
 from api.auth import current_caller, require_role
 from api.errors import Problem
+from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
     BudgetBurnPageSchema,
@@ -37,19 +37,31 @@ Reply = tuple[Any, int, dict[str, str]]
 
 
 def wait_for(projection: str, args: dict[str, Any]) -> None:
-    """Honour min_position: wait (bounded) for the projection, else 503."""
+    """Honour min_position: refuse one beyond the event log's head at once, wait (bounded in
+    time and in waiters per process) for one the projection has not reached, else 503."""
     target = args.get("min_position")
     if target is None:
         return
     rt = runtime()
     if engine.checkpoint_position(rt.databases, projection) >= target:
         return
-    # Commands wake only the projections their events concern, so the events before target
-    # may hold nothing for this one and no catch-up be coming: ask for one.
-    rt.delivery.wake([projection], target)
-    reached = engine.wait_for_position(
-        rt.databases, projection, target, rt.settings.min_position_timeout
-    )
+    head = engine.head_position(rt.databases)
+    if target > head:
+        message = f"Position {target} is beyond the event log's head ({head})."
+        raise Problem(400, message, errors={"min_position": [message]}, extra={"head": head})
+    with rt.waiters.slot() as may_wait:
+        if not may_wait:
+            raise Problem(
+                503,
+                "Too many requests are waiting for read models; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        # Commands wake only the projections their events concern, so the events before
+        # target may hold nothing for this one and no catch-up be coming: ask for one.
+        rt.delivery.wake([projection], target)
+        reached = engine.wait_for_position(
+            rt.databases, projection, target, rt.settings.min_position_timeout
+        )
     if reached is None:
         raise Problem(
             503,

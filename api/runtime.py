@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from flask import current_app, g, request
 from sqlalchemy import select
 
+from api.auth import install_environment_token
 from api.metrics import measured
 from domain import commands, errors, handlers
 from domain.handlers import Outcome
@@ -31,6 +36,10 @@ class Runtime:
     databases: Databases
     celery: TallyCelery
     delivery: BackgroundWaker
+    waiters: WaiterLimit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.waiters = WaiterLimit(self.settings.min_position_waiters)
 
     def execute(self, cmd: commands.Command) -> tuple[Outcome, bool]:
         """Run a command, then project its events; returns (outcome, read models current)."""
@@ -68,28 +77,58 @@ class Runtime:
         self.delivery.wake(to_wake, outcome.position)
         return current
 
-    def bootstrap_admin(self, token_hash: str) -> None:
-        """Create the first admin from TALLY_ADMIN_TOKEN when there is no admin yet."""
+    def bootstrap_admin(self, token: str) -> None:
+        """Create the first admin from TALLY_ADMIN_TOKEN when there is no admin yet, and make
+        the variable's current value that admin's environment token: a changed value replaces
+        the old one, which stops working."""
         with self.databases.write.connect() as conn:
-            has_admin = conn.execute(
+            admin_id = conn.execute(
+                select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
+            ).scalar_one_or_none()
+            other_admin = conn.execute(
                 select(tables.people.c.id).where(tables.people.c.role == "admin").limit(1)
             ).first()
-        if has_admin:
+        if admin_id is None and other_admin:
+            log.warning("TALLY_ADMIN_TOKEN ignored: admins exist, but not %s", ADMIN_EMAIL)
             return
+        if admin_id is None:
+            admin_id = self._register_first_admin()
+        if install_environment_token(self.databases.write, admin_id, token):
+            log.warning("TALLY_ADMIN_TOKEN installed for %s; any older one is revoked", ADMIN_EMAIL)
+
+    def _register_first_admin(self) -> uuid.UUID:
         cmd = commands.RegisterPerson(
-            first_name="Tally",
-            last_name="Admin",
-            email=ADMIN_EMAIL,
-            role="admin",
-            token_hash=token_hash,
+            first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role="admin"
         )
         try:
             outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, {"actor": None}))
         except errors.DuplicateEmail:
-            return  # another process bootstrapped it first
+            with self.databases.write.connect() as conn:  # another process registered it first
+                return conn.execute(  # type: ignore[no-any-return]
+                    select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
+                ).scalar_one()
         self.delivery.wake(
             [p.name for p in affected_by(outcome.event_types)], outcome.position or 0
         )
+        return outcome.id
+
+
+class WaiterLimit:
+    """At most `limit` requests of this process wait for a projection at once: a waiting
+    request holds a server thread, and the others must stay free for everything else."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = threading.BoundedSemaphore(limit) if limit > 0 else None
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Yields whether this request may wait."""
+        acquired = self._slots is not None and self._slots.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired and self._slots is not None:
+                self._slots.release()
 
 
 def runtime() -> Runtime:

@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from api.auth import ENVIRONMENT_TOKEN_NAME
 from api.fields import Hours, Money, UtcDateTime
 from domain.model import ENTRY_STATUSES
 from domain.money import margin_pct
@@ -23,10 +24,20 @@ from domain.money import margin_pct
 NO_CONTROL_CHARACTERS = validate.Regexp(
     r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="Control characters are not allowed."
 )
+# Names are shown to other people: a bidi control (U+202E reverses what follows) or an
+# invisible character would let one name pass for another.
+BIDI_AND_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+)
 Name = validate.And(
     validate.Length(min=1, max=200),
     validate.Regexp(r"\S", error="Blank name."),
     validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Control characters are not allowed."),
+    validate.Regexp(
+        f"^[^{BIDI_AND_INVISIBLE}]*$",
+        error="Bidirectional controls and invisible characters are not allowed.",
+    ),
 )
 
 
@@ -83,6 +94,44 @@ class CommandResultSchema(Schema):
 
 class PersonCreatedSchema(CommandResultSchema):
     token = fields.String(required=True)
+
+
+class TokenSchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    last_used_at = UtcDateTime(
+        allow_none=True, metadata={"description": "Recorded to within a minute."}
+    )
+    expires_at = UtcDateTime(allow_none=True)
+    current = fields.Boolean(
+        required=True, metadata={"description": "The token this request was made with."}
+    )
+
+
+class TokenListSchema(Schema):
+    items = fields.List(fields.Nested(TokenSchema), required=True)
+
+
+class CreateTokenSchema(BodySchema):
+    name = fields.String(
+        required=True,
+        validate=validate.And(
+            Name,
+            validate.Length(max=100),
+            validate.NoneOf([ENVIRONMENT_TOKEN_NAME], error="This name is reserved."),
+        ),
+    )
+    expires_in_days = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "Lifetime in days (default: no expiry)."},
+    )
+
+
+class TokenCreatedSchema(TokenSchema):
+    token = fields.String(required=True, metadata={"description": "Shown once, never again."})
 
 
 class MinPositionSchema(QuerySchema):

@@ -6,8 +6,28 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from domain.policy import Policy
+
+
+def secret(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from the variable, or from the file that NAME_FILE names (Docker secrets)."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip() or None
+    return env.get(name) or None
+
+
+def with_password(url: str, password: str | None) -> str:
+    """The URL with this password (for a user named in the URL), when one is given."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -21,6 +41,12 @@ class Settings:
     projection_max_attempts: int = 5
     projection_retry_base: float = 0.5
     projection_linger: float = 0.004
+    verify_interval: float = 3600.0
+    verify_max_rows: int = 200_000
+    min_position_waiters: int = 2
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    runtime_role: str | None = None
     max_future_days: int = 0
     allow_self_approval: bool = False
     home: Path = field(default_factory=lambda: Path.cwd() / ".tally")
@@ -30,17 +56,33 @@ class Settings:
         env = os.environ if environ is None else environ
         cwd = Path(env.get("TALLY_HOME_DIR", os.getcwd()))
         home = cwd / ".tally"
-        database_url = env.get("TALLY_DATABASE_URL") or f"sqlite:///{cwd / 'tally.db'}"
+        database_password = secret(env, "TALLY_DATABASE_PASSWORD")
+        database_url = with_password(
+            secret(env, "TALLY_DATABASE_URL") or f"sqlite:///{cwd / 'tally.db'}", database_password
+        )
+        read_database_url = secret(env, "TALLY_READ_DATABASE_URL")
+        metrics_port = env.get("TALLY_METRICS_PORT")
         return cls(
             database_url=database_url,
-            read_database_url=env.get("TALLY_READ_DATABASE_URL") or database_url,
-            broker_url=env.get("TALLY_BROKER_URL") or "filesystem://",
-            admin_token=env.get("TALLY_ADMIN_TOKEN") or None,
+            read_database_url=with_password(read_database_url, database_password)
+            if read_database_url
+            else database_url,
+            broker_url=with_password(
+                secret(env, "TALLY_BROKER_URL") or "filesystem://",
+                secret(env, "TALLY_BROKER_PASSWORD"),
+            ),
+            admin_token=secret(env, "TALLY_ADMIN_TOKEN"),
+            min_position_waiters=int(env.get("TALLY_MIN_POSITION_WAITERS", "2")),
+            metrics_token=secret(env, "TALLY_METRICS_TOKEN"),
+            metrics_port=int(metrics_port) if metrics_port else None,
+            runtime_role=env.get("TALLY_RUNTIME_ROLE") or None,
             sync_timeout=float(env.get("TALLY_SYNC_TIMEOUT", "2")),
             min_position_timeout=float(env.get("TALLY_MIN_POSITION_TIMEOUT", "5")),
             projection_max_attempts=int(env.get("TALLY_PROJECTION_MAX_ATTEMPTS", "5")),
             projection_retry_base=float(env.get("TALLY_PROJECTION_RETRY_BASE", "0.5")),
             projection_linger=float(env.get("TALLY_PROJECTION_LINGER_MS", "4")) / 1000,
+            verify_interval=float(env.get("TALLY_VERIFY_INTERVAL", "3600")),
+            verify_max_rows=int(env.get("TALLY_VERIFY_MAX_ROWS", "200000")),
             max_future_days=int(env.get("TALLY_MAX_FUTURE_DAYS", "0")),
             allow_self_approval=_flag(env.get("TALLY_ALLOW_SELF_APPROVAL", "false")),
             home=home,
@@ -63,6 +105,13 @@ class Settings:
     @property
     def broker_folder(self) -> Path:
         return self.home / "broker"
+
+    def ensure_home(self) -> Path:
+        """Create `.tally/` readable by its owner only (it holds the dev token, the broker's
+        messages and the metrics files), and tighten it if an older version left it open."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        return self.home
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from domain.store import event_log
 from domain.store.db import Databases
 from domain.store.event_log import RecordedEvent
+from readmodels.audit import record_action
 from readmodels.engine import locked_checkpoint, now
 from readmodels.projection import Projection
-from readmodels.tables import operator_actions, parked_events
+from readmodels.tables import parked_events
 
 OPERATOR_LOCK_TIMEOUT = 30.0
 
@@ -25,14 +26,6 @@ def list_parked(dbs: Databases, name: str, limit: int = 500) -> list[dict[str, A
             .limit(limit)
         )
         return [dict(row._mapping) for row in rows]
-
-
-def _record(conn: Any, name: str, action: str, actor: str, detail: dict[str, Any]) -> None:
-    conn.execute(
-        insert(operator_actions).values(
-            projection=name, action=action, actor=actor, detail=detail, at=now()
-        )
-    )
 
 
 def retry_parked(
@@ -76,7 +69,7 @@ def retry_parked(
             "still_parked": len(positions) - len(applied),
             "failed_keys": sorted(failed_keys),
         }
-        _record(conn, projection.name, "retry", actor, {"key": key} | result)
+        record_action(conn, projection.name, "retry", actor, {"key": key} | result)
         return result
 
 
@@ -94,7 +87,7 @@ def skip_parked(
                 )
             )
         result = {"skipped": positions}
-        _record(conn, projection.name, "skip", actor, {"key": key} | result)
+        record_action(conn, projection.name, "skip", actor, {"key": key} | result)
         return result
 
 

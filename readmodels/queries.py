@@ -63,7 +63,10 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
 def _parse(kind: type, value: str) -> Any:
     if kind is dt.date:
         return dt.date.fromisoformat(value)
-    return kind(value)
+    parsed = kind(value)
+    if isinstance(parsed, Decimal) and not parsed.is_finite():
+        raise ValueError(value)  # "NaN", "sNaN", "Infinity": no row sorts there
+    return parsed
 
 
 def _page(

@@ -70,6 +70,16 @@ operator_actions = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# The last verify of each projection: rows that differed from the write tables in two passes.
+projection_verifications = Table(
+    "projection_verifications",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("drift_rows", Integer, nullable=False),
+    Column("verified_at", DateTime(timezone=True), nullable=False),
+    Column("seconds", Numeric(10, 3), nullable=False),
+)
+
 # project_dashboards: one row per project, plus the names it copies from other aggregates.
 project_dashboards = Table(
     "project_dashboards",

@@ -70,7 +70,7 @@ def sqlite_stack(embedded_stack: Stack) -> Stack:
 
 
 def make_app(stack: Stack, **overrides: object) -> Flask:
-    app = create_app(stack.settings.with_changes(admin_token=ADMIN_TOKEN, **overrides))
+    app = create_app(stack.settings.with_changes(**({"admin_token": ADMIN_TOKEN} | overrides)))
     app.config["TESTING"] = True
     return app
 

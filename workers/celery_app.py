@@ -99,4 +99,9 @@ def make_celery(settings: Settings) -> TallyCelery:
         beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
         worker_hijack_root_logger=False,
     )
+    if settings.verify_interval > 0:
+        app.conf.beat_schedule["verify read models"] = {
+            "task": "tally.verify",
+            "schedule": settings.verify_interval,
+        }
     return app

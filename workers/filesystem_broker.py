@@ -39,6 +39,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections import deque
@@ -51,13 +52,15 @@ from typing import Any
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.transport.base import to_rabbitmq_queue_arguments
-from kombu.transport.virtual.base import Empty
+from kombu.transport.virtual.base import BrokerState, Empty, queue_declare_ok_t
 from kombu.utils.json import dumps, loads
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
 SCHEME = "tallyfs"
+DEFAULT_FOLDER = ".tally/broker"
+_STATES: dict[str, BrokerState] = {}
 NAME_PATTERN = re.compile(r"\A[A-Za-z0-9._@-]+\Z")
 MAINTENANCE_INTERVAL_SECONDS = 2.0
 TOUCH_INTERVAL_SECONDS = 0.5
@@ -66,6 +69,7 @@ DRAIN_SLICE_SECONDS = 0.2
 UNREADABLE_MESSAGES = Counter(
     "tally_broker_unreadable_messages",
     "Messages of the embedded broker that could not be decoded and were set aside",
+    ["queue"],
 )
 
 
@@ -104,33 +108,38 @@ def _valid_name(name: str) -> str:
 
 
 class Owner:
-    """This process's claims folder, with a lock that tells others the process is alive.
+    """A process's claims folder, with a lock that tells other processes it is alive.
 
-    POSIX record locks are not inherited by forked children and vanish with the process, so
-    a lock that can be taken means its owner is gone, however it ended.
+    POSIX record locks belong to a process: they are not inherited by forked children, they
+    vanish when the process ends however it ends, and a process never conflicts with its own.
+    So there is one owner per process, shared by all its channels, and a lock that another
+    process can take means its owner is gone.
     """
 
     def __init__(self, claims: Path) -> None:
-        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.folder = claims / name
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder = claims / self.name
         # Locked under a temporary name, then renamed, so no one sees it unlocked; the folder
         # comes last, so a folder always has its lock.
-        pending = claims / f".{name}.lock"
-        self._lock_file = pending.open("wb")
-        fcntl.lockf(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.replace(pending, claims / f"{name}.lock")
+        pending = claims / f".{self.name}.lock"
+        # A bare descriptor, open for the life of the process (the lock lives with it).
+        self._lock_fd = os.open(pending, os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(pending, claims / f"{self.name}.lock")
         self.folder.mkdir()
         self.pid = os.getpid()
 
-    def release(self) -> None:
-        """At a clean close, with every claim settled: the folder and the lock go."""
-        for queue_folder in self.folder.glob("*"):
-            with contextlib.suppress(OSError):
-                queue_folder.rmdir()
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
-            self.folder.with_name(f"{self.folder.name}.lock").unlink()
-        self._lock_file.close()
+
+_owners: dict[Path, Owner] = {}
+_owners_lock = threading.Lock()
+
+
+def process_owner(claims: Path) -> Owner:
+    with _owners_lock:
+        owner = _owners.get(claims)
+        if owner is None or owner.pid != os.getpid():
+            owner = _owners[claims] = Owner(claims)
+        return owner
 
 
 class Channel(filesystem.Channel):
@@ -144,12 +153,11 @@ class Channel(filesystem.Channel):
         self._no_ack_queues: set[str] = set()
         self._arguments: dict[str, QueueArguments] = {}
         self._touched: dict[str, float] = {}
-        self._owner: Owner | None = None
         self._next_maintenance = 0.0
 
     @cached_property
     def root(self) -> Path:
-        root = Path(self.transport_options.get("broker_folder", ".tally/broker"))
+        root = Path(self.transport_options.get("broker_folder", DEFAULT_FOLDER))
         for folder in ("tmp", "queues", "claims", "control", "unreadable"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         return root
@@ -162,9 +170,7 @@ class Channel(filesystem.Channel):
         return self.root / "queues" / _valid_name(queue)
 
     def _owner_folder(self) -> Path:
-        if self._owner is None or self._owner.pid != os.getpid():
-            self._owner = Owner(self.root / "claims")
-        return self._owner.folder
+        return process_owner(self.root / "claims").folder
 
     # Publishing
 
@@ -251,7 +257,7 @@ class Channel(filesystem.Channel):
             payload = loads(claimed.read_bytes())
             payload["properties"]["delivery_tag"]
         except (ValueError, KeyError, TypeError) as error:
-            UNREADABLE_MESSAGES.inc()
+            UNREADABLE_MESSAGES.labels(claimed.parent.name).inc()
             aside = self.root / "unreadable" / claimed.name
             log.error("broker: unreadable message %s set aside as %s: %r", claimed, aside, error)
             os.replace(claimed, aside)
@@ -276,12 +282,6 @@ class Channel(filesystem.Channel):
         super()._restore(message)
         self._forget_claim(message.delivery_tag)
 
-    def close(self) -> None:
-        super().close()
-        if self._owner is not None and self._owner.pid == os.getpid():
-            self._owner.release()
-            self._owner = None
-
     def _purge(self, queue: str) -> int:
         count = 0
         for name in self._listing(queue):
@@ -295,6 +295,14 @@ class Channel(filesystem.Channel):
         return len(self._listing(queue))
 
     # Declarations, bindings and expiry
+
+    def queue_declare(self, queue: str | None = None, passive: bool = False, **kwargs: Any) -> Any:
+        """A passive declaration (a depth probe, say) only looks: it writes no declaration."""
+        if passive and queue:
+            if not self._queue_folder(queue).is_dir():
+                raise ChannelError(f"NOT_FOUND - no queue {queue!r}")
+            return queue_declare_ok_t(queue, self._size(queue), 0)
+        return super().queue_declare(queue, passive, **kwargs)
 
     def prepare_queue_arguments(self, arguments: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return to_rabbitmq_queue_arguments(arguments, **kwargs)
@@ -381,15 +389,15 @@ class Channel(filesystem.Channel):
         if now < self._next_maintenance:
             return
         self._next_maintenance = now + MAINTENANCE_INTERVAL_SECONDS
-        self._owner_folder()
-        self._recover_claims()
+        own = process_owner(self.root / "claims").name
+        self._recover_claims(own)
         self._delete_expired_queues()
 
-    def _recover_claims(self) -> None:
+    def _recover_claims(self, own: str) -> None:
         claims = self.root / "claims"
         for lock_path in claims.glob("*.lock"):
             owner = lock_path.name.removeprefix(".").removesuffix(".lock")
-            if self._owner is not None and owner == self._owner.folder.name:
+            if owner == own:
                 continue
             try:
                 handle = lock_path.open("rb+")
@@ -449,6 +457,14 @@ class Transport(filesystem.Transport):
     Channel = Channel
     driver_type = SCHEME
     driver_name = SCHEME
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # kombu caches declared exchanges and bindings in one state per process (the stock
+        # transport's `global_state`) and skips a bind it has seen: one state per broker
+        # folder, so that a process using two folders binds in each.
+        folder = client.transport_options.get("broker_folder", DEFAULT_FOLDER)
+        self.state = _STATES.setdefault(str(Path(folder).resolve()), BrokerState())
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
         """Polls in short slices. A Celery worker's consumer loop drains with a 2 s timeout and

@@ -13,17 +13,20 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_process_init, worker_ready
-from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from domain.settings import Settings
 from domain.store.db import as_utc
 from domain.store.idempotency import purge_expired
 from readmodels import engine
+from readmodels.drift import periodic_verify
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import projection_checkpoints
 from workers.delivery import WakeupGate
+from workers.metrics_server import serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,13 @@ def purge_idempotency_keys(self: Task) -> int:
     return purge_expired(self.app.databases.write)
 
 
+@shared_task(bind=True, name="tally.verify", acks_late=True)
+def verify_read_models(self: Task) -> dict[str, int]:
+    """Verify every read model against the write tables and keep the drift for /metrics."""
+    results = periodic_verify(self.app.databases, self.app.settings.verify_max_rows)
+    return {result["projection"]: result["drift_rows"] for result in results}
+
+
 def _outdated(checkpoint: Any, version: int) -> bool:
     """The projector's version changed, and no live rebuild is under way."""
     if checkpoint.version == version:
@@ -174,16 +184,16 @@ def needs_rebuild(databases: Any, name: str) -> bool:
 
 @worker_ready.connect
 def serve_worker_metrics(**_: Any) -> None:
-    """With TALLY_WORKER_METRICS_PORT set, the worker serves its own /metrics (batch timings)."""
+    """With TALLY_WORKER_METRICS_PORT set, the worker serves its own /metrics (batch timings),
+    behind TALLY_METRICS_TOKEN when that is set."""
     port = os.environ.get("TALLY_WORKER_METRICS_PORT")
     if not port:
         return
-    registry = CollectorRegistry()
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(int(port), registry=registry)
-    else:
-        start_http_server(int(port))
+    serve_metrics(int(port), registry, Settings.from_env().metrics_token)
 
 
 @worker_ready.connect

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,7 +75,30 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError("a pooled connection failed its ping") from error
 
 
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def make_sqlite_files_private(database: str | None) -> None:
+    """Create the database file readable by its owner only before SQLite opens it (SQLite
+    gives its -wal and -shm files the database file's mode), and tighten existing ones.
+
+    An existing file is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, the locks of SQLite's open connections included."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing folder when it connects
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for suffix in SQLITE_SIDE_FILES:
+        side_file = path.with_name(path.name + suffix)
+        if side_file.exists() and side_file.stat().st_uid == os.getuid():
+            side_file.chmod(0o600)
+
+
 def _sqlite_engine(url: str) -> Engine:
+    make_sqlite_files_private(make_url(url).database)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

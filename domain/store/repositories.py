@@ -130,6 +130,9 @@ class ClientRepository(TableRepository[model.Client]):
         return model.Client(id=row.id, name=row.name, archived=row.archived, version=row.version)
 
 
+FIRST_TOKEN_NAME = "first token"
+
+
 class PersonRepository(TableRepository[model.Person]):
     table = tables.people
     aggregate_type = "Person"
@@ -196,7 +199,11 @@ class PersonRepository(TableRepository[model.Person]):
         for person_id, token_hash in self.pending_tokens:
             self.connection.execute(
                 insert(tables.api_tokens).values(
-                    token_hash=token_hash, person_id=person_id, created_at=dt.datetime.now(dt.UTC)
+                    id=uuid.uuid4(),
+                    name=FIRST_TOKEN_NAME,
+                    token_hash=token_hash,
+                    person_id=person_id,
+                    created_at=dt.datetime.now(dt.UTC),
                 )
             )
         self.pending_tokens.clear()

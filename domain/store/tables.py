@@ -66,6 +66,10 @@ api_tokens = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("person_id", Uuid, ForeignKey("people.id"), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
 )
 
 projects = Table(

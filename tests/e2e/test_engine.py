@@ -216,6 +216,41 @@ def test_a_worker_killed_mid_batch_loses_and_double_counts_nothing(
     assert actual_ledger(stack) == expected_ledger(stack)
 
 
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+def test_on_the_embedded_broker_a_killed_workers_task_comes_back_without_the_sweep(
+    with_ledger: Stack, run_commands: Commands, tmp_path: Any
+) -> None:
+    """The task a worker held when it was SIGKILLed stays claimed in its folder; the next
+    worker returns it to the queue and runs it. No beat runs here. (SQLite has one writer:
+    the commands wait for the paused batch to die before they commit.)"""
+    stack = with_ledger
+    marker = tmp_path / "paused"
+    victim = run_commands.new_client("Victim")
+    others = [run_commands.new_client(f"O{i}") for i in range(3)]
+    ledger.inject_fault(stack.databases.read, victim, "pause")
+    worker = start_worker(stack, *LEDGER_PLUGIN, env={ledger.PAUSE_MARKER_ENV: str(marker)})
+    run_commands.rename(others[0], "wake up")
+    wait_until(marker.exists, timeout=20, message=lambda: worker.output()[-2000:])
+    worker.kill()
+    for index, client_id in enumerate(others):
+        run_commands.rename(client_id, f"after the kill {index}")
+    claims = stack.settings.broker_folder / "claims"
+    assert list(claims.glob("*/tally/*.msg")), "the killed worker held its task's message"
+    with stack.databases.read.begin() as conn:
+        conn.execute(ledger.test_faults.delete())
+    replacement = start_worker(stack, *LEDGER_PLUGIN)
+    try:
+        wait_until(
+            caught_up(stack, "test_ledger"),
+            timeout=30,
+            message=lambda: replacement.output()[-2000:],
+        )
+    finally:
+        replacement.stop()
+    assert "returned 1 messages claimed by" in replacement.output()
+    assert actual_ledger(stack) == expected_ledger(stack)
+
+
 @postgres_only
 def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
     with_ledger: Stack,

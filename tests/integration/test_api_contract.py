@@ -197,7 +197,7 @@ def test_if_match_with_a_stale_version_is_412(client: FlaskClient, admin: dict[s
     )
 
 
-def test_min_position_beyond_the_head_is_503_after_the_timeout(
+def test_min_position_beyond_the_head_is_refused_and_a_behind_one_is_503_after_the_timeout(
     client: FlaskClient, admin: dict[str, str], stack: Stack
 ) -> None:
     client_id = create_client(client, admin)
@@ -210,8 +210,14 @@ def test_min_position_beyond_the_head_is_503_after_the_timeout(
     app.extensions["tally"].settings = app.extensions["tally"].settings.with_changes(
         min_position_timeout=0.3
     )
-    problem = assert_problem(client.get(f"{path}?min_position=999999", headers=admin), 503)
+    problem = assert_problem(client.get(f"{path}?min_position=999999", headers=admin), 400)
     assert "999999" in problem["detail"]
+    assert problem["head"] == project["position"]
+    assert "min_position" in problem["errors"]
+    # No worker runs: time_entry_rows has not reached the project's position.
+    behind = client.get(f"/api/v1/time-entries?min_position={project['position']}", headers=admin)
+    assert assert_problem(behind, 503)["detail"].startswith("The time_entry_rows read model")
+    assert behind.headers["Retry-After"] == "1"
     assert_problem(client.get(f"{path}?min_position=-1", headers=admin), 400)
 
 

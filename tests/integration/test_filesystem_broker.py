@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import ChannelError
 
 from tests.support.stack import ROOT
 from workers import filesystem_broker
@@ -121,7 +122,8 @@ def connect(folder: Path) -> Connection:
 
 def test_an_unreadable_message_is_set_aside_counted_and_consuming_goes_on(tmp_path: Path):
     queue = Queue("work", Exchange("work"), routing_key="work")
-    before = UNREADABLE_MESSAGES._value.get()
+    unreadable = UNREADABLE_MESSAGES.labels("work")
+    before = unreadable._value.get()
     with connect(tmp_path) as connection:
         producer = Producer(connection.default_channel)
         producer.publish({"n": 1}, exchange=queue.exchange, routing_key="work", declare=[queue])
@@ -136,7 +138,7 @@ def test_an_unreadable_message_is_set_aside_counted_and_consuming_goes_on(tmp_pa
     assert [p.name for p in (tmp_path / "unreadable").iterdir()] == [
         "00000000000000000001-torn.msg"
     ]
-    assert UNREADABLE_MESSAGES._value.get() == before + 1
+    assert unreadable._value.get() == before + 1
 
 
 def test_a_gone_consumers_fanout_queue_expires_and_stops_receiving(tmp_path: Path):
@@ -163,3 +165,20 @@ def test_a_gone_consumers_fanout_queue_expires_and_stops_receiving(tmp_path: Pat
     assert not (tmp_path / "queues" / "events.gone").exists()
     assert [body["n"] for body in bodies] == list(range(30))
     assert list((tmp_path / "queues" / "events.live").iterdir()) == []
+
+
+def test_a_passive_declaration_counts_without_declaring(tmp_path: Path):
+    queue = Queue("work", Exchange("work"), routing_key="work")
+    with connect(tmp_path) as connection:
+        channel = connection.default_channel
+        with pytest.raises(ChannelError):
+            channel.queue_declare("missing", passive=True)
+        Producer(channel).publish(
+            {"n": 1}, exchange=queue.exchange, routing_key="work", declare=[queue]
+        )
+        declaration = tmp_path / "control" / "work.queue"
+        written = declaration.stat().st_mtime_ns
+        time.sleep(0.01)
+        assert channel.queue_declare("work", passive=True).message_count == 1
+    assert declaration.stat().st_mtime_ns == written
+    assert not (tmp_path / "queues" / "missing").exists()

@@ -17,15 +17,20 @@ from tests.support.stack import Stack
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, acl_file: Path | None = None, credentials: str = "") -> None:
+        """`credentials` ("user:password") are what the URL and the start-up ping use; an
+        `acl_file` gives the server its users."""
         self.workdir = workdir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.binary = shutil.which("redis-server")
+        self.acl_file = acl_file
+        self.credentials = credentials
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        login = f"{self.credentials}@" if self.credentials else ""
+        return f"redis://{login}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         if self.binary is None:
@@ -43,11 +48,12 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *(["--aclfile", str(self.acl_file)] if self.acl_file else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
         while True:
             try:
