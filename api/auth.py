@@ -74,7 +74,7 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
-# Built once: every request runs it.
+# Built once: every request runs it. An archived person's tokens are refused.
 tokens, people = tables.api_tokens, tables.people
 CALLER_BY_TOKEN = (
     select(
@@ -86,7 +86,7 @@ CALLER_BY_TOKEN = (
         tokens.c.last_used_at,
     )
     .join(tokens, tokens.c.person_id == people.c.id)
-    .where(tokens.c.token_hash == bindparam("token_hash"))
+    .where(tokens.c.token_hash == bindparam("token_hash"), people.c.archived.is_(False))
 )
 TOUCH_TOKEN = (
     update(tokens).where(tokens.c.id == bindparam("token_id")).values(last_used_at=bindparam("now"))

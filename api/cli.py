@@ -94,7 +94,7 @@ def token_command(settings: Settings, args: argparse.Namespace) -> int:
         databases.dispose()
 
 
-def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int]:
+def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int | str]:
     from api.demo import create_demo_data
     from readmodels.engine import head_position
     from readmodels.registry import PROJECTIONS

@@ -448,3 +448,54 @@ def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> R
         )
     )
     return command_response(outcome, 200)
+
+
+@blp.route("/people/<uuid:person_id>/archive", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def archive_person(person_id: uuid.UUID) -> Response:
+    """Archive a person (admins): they log no time and their tokens stop working; their
+    time stays in every report."""
+    return _archive(commands.ArchivePerson(person_id, True, require_role("admin").person_id))
+
+
+@blp.route("/people/<uuid:person_id>/restore", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def restore_person(person_id: uuid.UUID) -> Response:
+    """Restore an archived person (admins)."""
+    return _archive(commands.ArchivePerson(person_id, False, require_role("admin").person_id))
+
+
+@blp.route("/clients/<uuid:client_id>/archive", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def archive_client(client_id: uuid.UUID) -> Response:
+    """Archive a client (admins): it gets no new projects."""
+    return _archive(commands.ArchiveClient(client_id, True, require_role("admin").person_id))
+
+
+@blp.route("/clients/<uuid:client_id>/restore", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def restore_client(client_id: uuid.UUID) -> Response:
+    """Restore an archived client (admins)."""
+    return _archive(commands.ArchiveClient(client_id, False, require_role("admin").person_id))
+
+
+@blp.route("/projects/<uuid:project_id>/archive", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def archive_project(project_id: uuid.UUID) -> Response:
+    """Archive a project (admins, or its manager): it takes no time; lists hide it unless
+    asked (?archived=true)."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    return _archive(commands.ArchiveProject(project_id, True, current_caller().person_id))
+
+
+@blp.route("/projects/<uuid:project_id>/restore", methods=["POST"])
+@blp.response(200, CommandResultSchema)
+def restore_project(project_id: uuid.UUID) -> Response:
+    """Restore an archived project (admins, or its manager)."""
+    require_project_manager(write_engine(), current_caller(), project_id)
+    return _archive(commands.ArchiveProject(project_id, False, current_caller().person_id))
+
+
+def _archive(cmd: commands.Command) -> Response:
+    outcome, _ = runtime().execute(cmd)
+    return command_response(outcome, 200)

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain import commands, handlers
+from domain import commands, errors, handlers, model
 from domain.handlers import Outcome
 from domain.policy import utc_today
 from domain.store.db import Databases
@@ -114,10 +114,13 @@ def create_demo_data(
     entries: int = 400,
     seed: int = 7,
     on_outcome: Callable[[Outcome], None] | None = None,
-) -> dict[str, int]:
-    """A consulting firm: clients, managers, members, projects with teams and tasks, and
-    `entries` time entries over recent weeks, some approved, some rejected and amended. The
-    people and the weeks grow with `entries`, so that every entry fits in a working day."""
+) -> dict[str, int | str]:
+    """A consulting firm: clients, managers, members (with bill and cost rates), projects
+    with teams and tasks, and `entries` time entries over recent weeks. Past weeks are
+    submitted and most approved by their projects' managers, a few entries rejected and
+    amended; the period before the last three weeks is locked; one member and one client are
+    archived. The people and the weeks grow with `entries`, so that every entry fits in a
+    working day."""
     if projects < 1:
         raise DemoDataError("a demo firm needs at least one project")
     if not 0 <= entries <= MAX_ENTRIES:
@@ -157,14 +160,58 @@ def create_demo_data(
     today = utc_today()
     first_day = today - dt.timedelta(weeks=size.weeks)
     teams = _staff_projects(execute, rng, client_ids, managers, members, projects, first_day)
-    logged = _log_weeks(execute, rng, teams, entries, first_day, today)
+    logged, weeks = _log_weeks(execute, rng, teams, entries, first_day, today)
+    reviewed = _review_weeks(execute, weeks, today)
+    lock_date = _monday(today) - dt.timedelta(weeks=2, days=1)
+    execute(commands.SetLockDate(lock_date=lock_date))
+    # Retired, yet in every report: a member who logged time, and a client.
+    execute(commands.ArchivePerson(members[-1]))
+    execute(commands.ArchiveClient(client_ids[-1]))
     return {
         "clients": len(client_ids),
         "people": len(managers) + len(members),
         "projects": projects,
         "entries": logged,
         "weeks": size.weeks,
+        "submitted_weeks": reviewed["submitted"],
+        "approved_weeks": reviewed["approved"],
+        "lock_date": lock_date.isoformat(),
     }
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _review_weeks(
+    execute: Callable[[commands.Command], Outcome],
+    weeks: dict[tuple[uuid.UUID, str], set[uuid.UUID]],
+    today: dt.date,
+) -> dict[str, int]:
+    """Each person submits every week before this one; each project's manager approves the
+    weeks before the last, leaving last week's submitted and waiting for them."""
+    this_week = model.week_of(today)
+    last_week = model.week_of(today - dt.timedelta(weeks=1))
+    reviewed = {"submitted": 0, "approved": 0}
+    for (person_id, week), managers in sorted(weeks.items(), key=lambda item: item[0][1]):
+        if week == this_week:
+            continue
+        try:
+            execute(commands.SubmitTimesheet(person_id, week, actor_id=person_id))
+            reviewed["submitted"] += 1
+        except errors.InvalidTransition:
+            continue  # every entry of the week was reviewed one by one already
+        if week == last_week:
+            continue
+        approvals = 0
+        for manager in sorted(managers):
+            try:
+                execute(commands.ApproveTimesheet(person_id, week, actor_id=manager))
+                approvals += 1
+            except errors.InvalidTransition:
+                continue  # this manager's entries of the week were rejected
+        reviewed["approved"] += approvals > 0
+    return reviewed
 
 
 @dataclass(frozen=True)
@@ -233,9 +280,10 @@ def _log_weeks(
     entries: int,
     first_day: dt.date,
     today: dt.date,
-) -> int:
-    """Log entries on weekdays from first_day to today, spread evenly over the people; approve
-    most of those older than a week, reject a few and amend some of those."""
+) -> tuple[int, dict[tuple[uuid.UUID, str], set[uuid.UUID]]]:
+    """Log entries on weekdays from first_day to today, spread evenly over the people; reject
+    a few (by their project's manager) and amend some of those back to drafts. Returns how
+    many were logged and, per person and week, the managers whose projects the week holds."""
     projects_of: dict[uuid.UUID, list[uuid.UUID]] = {}
     for project_id, team in teams.items():
         for member in team.members:
@@ -247,6 +295,7 @@ def _log_weeks(
         if (first_day + dt.timedelta(days=offset)).weekday() < 5
     ]
     day_totals: dict[tuple[uuid.UUID, dt.date], int] = {}
+    weeks: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {}
     logged = attempts = 0
     while logged < entries:
         attempts += 1
@@ -271,13 +320,18 @@ def _log_weeks(
             )
         ).id
         logged += 1
-        roll = rng.random()
-        if day < today - dt.timedelta(days=7) and roll < 0.6:
-            execute(commands.ApproveTimeEntry(entry_id=entry_id))
-        elif roll < 0.7:
-            execute(commands.RejectTimeEntry(entry_id=entry_id, reason="Please add notes"))
+        manager = teams[project_id].manager
+        weeks.setdefault((person_id, model.week_of(day)), set()).add(manager)
+        if rng.random() < 0.1:
+            execute(
+                commands.RejectTimeEntry(
+                    entry_id=entry_id, reason="Please add notes", actor_id=manager
+                )
+            )
             if rng.random() < 0.5:
                 execute(
-                    commands.AmendTimeEntry(entry_id=entry_id, changes={"notes": "Added detail"})
+                    commands.AmendTimeEntry(
+                        entry_id=entry_id, changes={"notes": "Added detail"}, actor_id=person_id
+                    )
                 )
-    return logged
+    return logged, weeks

@@ -127,6 +127,7 @@ def list_projects(args: dict[str, Any]) -> Reply:
             manager_id=args.get("manager_id"),
             status=args.get("status"),
             member_id=member_id,
+            include_archived=args["archived"],
             sort=args["sort"],
             limit=args["limit"],
             cursor=args["cursor"],

@@ -149,6 +149,7 @@ class DashboardSchema(Schema):
     project_id = fields.UUID(required=True)
     name = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["open", "closed"]))
+    archived = fields.Boolean(required=True)
     client_id = fields.UUID(required=True)
     client_name = fields.String(required=True)
     manager_id = fields.UUID(required=True)
@@ -325,6 +326,10 @@ class ProjectListQuerySchema(PageQuerySchema):
     client_id = fields.UUID()
     manager_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    archived = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true lists archived projects too (hidden by default)."},
+    )
     sort = fields.String(load_default="name", validate=validate.OneOf(["name", "-budget_used_pct"]))
 
 

@@ -189,3 +189,30 @@ class RejectTimesheet(Command):
     week: str
     reason: str
     actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveClient(Command):
+    """Archive (archived=True) or restore a client: an archived one gets no new projects."""
+
+    client_id: uuid.UUID
+    archived: bool = True
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ArchivePerson(Command):
+    """Archive or restore a person: an archived one logs no time and signs in with no token."""
+
+    person_id: uuid.UUID
+    archived: bool = True
+    actor_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveProject(Command):
+    """Archive or restore a project: an archived one takes no time, like a closed one."""
+
+    project_id: uuid.UUID
+    archived: bool = True
+    actor_id: uuid.UUID | None = None

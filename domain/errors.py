@@ -47,6 +47,10 @@ class PeriodLocked(Conflict):
     """The entry's date is on or before the firm's lock date, and the actor is no admin."""
 
 
+class Archived(Conflict):
+    """An archived person, client or project takes no new time, projects or members."""
+
+
 class EntryLocked(Conflict):
     """Approved entries are immutable."""
 

@@ -153,6 +153,42 @@ class TaskReopened(Event):
 
 
 @dataclass(frozen=True)
+class ClientArchived(Event):
+    client_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ClientRestored(Event):
+    client_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class PersonArchived(Event):
+    person_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class PersonRestored(Event):
+    person_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ProjectArchived(Event):
+    project_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ProjectRestored(Event):
+    project_id: uuid.UUID
+    actor_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
 class LockDateSet(Event):
     """The firm's lock date (None: no period is locked), the one before, and who set it."""
 

@@ -75,8 +75,10 @@ def register_person(cmd: commands.RegisterPerson, uow: UnitOfWork) -> Outcome:
 
 def create_project(cmd: commands.CreateProject, uow: UnitOfWork) -> Outcome:
     with uow:
-        if uow.clients.get(cmd.client_id) is None:
+        client = uow.clients.get(cmd.client_id)
+        if client is None:
             raise errors.InvalidReference("client_id", f"no client {cmd.client_id}")
+        client.check_active(f"client {client.name!r}")
         _check_manager(uow, cmd.manager_id)
         project = model.Project.create(
             name=cmd.name,
@@ -170,8 +172,10 @@ def reopen_project(cmd: commands.ReopenProject, uow: UnitOfWork) -> Outcome:
 def add_member(cmd: commands.AddMember, uow: UnitOfWork) -> Outcome:
     with uow:
         project = _project(uow, cmd.project_id, cmd.expected_version)
-        if uow.people.get(cmd.person_id) is None:
+        person = uow.people.get(cmd.person_id)
+        if person is None:
             raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
+        person.check_active(person.name)
         created = project.add_member(cmd.person_id, cmd.role, cmd.bill_rate_cents)
         uow.commit()
         return _outcome(uow, project, created=created)
@@ -393,9 +397,10 @@ def _reviewable(
 
 def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcome:
     with uow:
+        own_time = _own_time(uow, cmd.person_id, cmd.actor_id)
         week, entries = _week(uow, cmd.person_id, cmd.week)
         reviewed = _reviewable(uow, entries, cmd.actor_id, week)
-        act = model.Act(cmd.actor_id, _own_time(uow, cmd.person_id, cmd.actor_id))
+        act = model.Act(cmd.actor_id, own_time)
         for entry in reviewed:
             entry.approve(act)
         sheet = _record_on_timesheet(uow, cmd.person_id, week, "approved", act, reviewed)
@@ -405,9 +410,9 @@ def approve_timesheet(cmd: commands.ApproveTimesheet, uow: UnitOfWork) -> Outcom
 
 def reject_timesheet(cmd: commands.RejectTimesheet, uow: UnitOfWork) -> Outcome:
     with uow:
+        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
         week, entries = _week(uow, cmd.person_id, cmd.week)
         reviewed = _reviewable(uow, entries, cmd.actor_id, week)
-        overrides = _own_time(uow, cmd.person_id, cmd.actor_id)
         overrides += _past_lock(uow, [entry.date for entry in reviewed], cmd.actor_id)
         act = model.Act(cmd.actor_id, overrides)
         for entry in reviewed:
@@ -417,6 +422,36 @@ def reject_timesheet(cmd: commands.RejectTimesheet, uow: UnitOfWork) -> Outcome:
         )
         uow.commit()
         return _outcome(uow, sheet)
+
+
+def archive_client(cmd: commands.ArchiveClient, uow: UnitOfWork) -> Outcome:
+    with uow:
+        client = uow.clients.get(cmd.client_id, for_update=True)
+        if client is None:
+            raise errors.NotFound(f"no client {cmd.client_id}")
+        client.set_archived(cmd.archived, cmd.actor_id)
+        uow.commit()
+        return _outcome(uow, client)
+
+
+def archive_person(cmd: commands.ArchivePerson, uow: UnitOfWork) -> Outcome:
+    with uow:
+        person = uow.people.lock(cmd.person_id)
+        if person is None:
+            raise errors.NotFound(f"no person {cmd.person_id}")
+        if cmd.archived and cmd.person_id == cmd.actor_id:
+            raise errors.Conflict("Nobody archives themselves (they would lose every token).")
+        person.set_archived(cmd.archived, cmd.actor_id)
+        uow.commit()
+        return _outcome(uow, person)
+
+
+def archive_project(cmd: commands.ArchiveProject, uow: UnitOfWork) -> Outcome:
+    with uow:
+        project = _project(uow, cmd.project_id)
+        project.set_archived(cmd.archived, cmd.actor_id)
+        uow.commit()
+        return _outcome(uow, project)
 
 
 COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outcome]] = {
@@ -439,6 +474,9 @@ COMMAND_HANDLERS: dict[type[commands.Command], Callable[[Any, UnitOfWork], Outco
     commands.DeleteTimeEntry: delete_time_entry,
     commands.ApproveTimeEntry: approve_time_entry,
     commands.RejectTimeEntry: reject_time_entry,
+    commands.ArchiveClient: archive_client,
+    commands.ArchivePerson: archive_person,
+    commands.ArchiveProject: archive_project,
     commands.SubmitTimesheet: submit_timesheet,
     commands.ApproveTimesheet: approve_timesheet,
     commands.RejectTimesheet: reject_timesheet,

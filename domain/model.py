@@ -34,9 +34,33 @@ class Aggregate:
 
 
 @dataclass
-class Client(Aggregate):
+class Archivable(Aggregate):
+    """People, clients and projects retire without leaving any report or history."""
+
+    archived: bool = field(default=False, kw_only=True)
+
+    def set_archived(self, archived: bool, actor_id: uuid.UUID | None) -> None:
+        if archived == self.archived:
+            return
+        self.archived = archived
+        self.record(self.archive_event(archived, actor_id))
+
+    def archive_event(self, archived: bool, actor_id: uuid.UUID | None) -> events.Event:
+        raise NotImplementedError
+
+    def check_active(self, what: str) -> None:
+        if self.archived:
+            raise errors.Archived(f"{what} is archived")
+
+
+@dataclass
+class Client(Archivable):
     id: uuid.UUID
     name: str
+
+    def archive_event(self, archived: bool, actor_id: uuid.UUID | None) -> events.Event:
+        kind = events.ClientArchived if archived else events.ClientRestored
+        return kind(client_id=self.id, actor_id=actor_id)
 
     @classmethod
     def register(cls, name: str) -> Client:
@@ -52,7 +76,7 @@ class Client(Aggregate):
 
 
 @dataclass
-class Person(Aggregate):
+class Person(Archivable):
     id: uuid.UUID
     first_name: str
     last_name: str
@@ -65,6 +89,10 @@ class Person(Aggregate):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    def archive_event(self, archived: bool, actor_id: uuid.UUID | None) -> events.Event:
+        kind = events.PersonArchived if archived else events.PersonRestored
+        return kind(person_id=self.id, actor_id=actor_id)
 
     @classmethod
     def register(
@@ -145,7 +173,7 @@ class Task:
 
 
 @dataclass
-class Project(Aggregate):
+class Project(Archivable):
     id: uuid.UUID
     name: str
     client_id: uuid.UUID
@@ -196,9 +224,14 @@ class Project(Aggregate):
         )
         return project
 
+    def archive_event(self, archived: bool, actor_id: uuid.UUID | None) -> events.Event:
+        kind = events.ProjectArchived if archived else events.ProjectRestored
+        return kind(project_id=self.id, actor_id=actor_id)
+
     def check_open(self) -> None:
         if self.status != "open":
             raise errors.ProjectClosed(f"project {self.name!r} is closed")
+        self.check_active(f"project {self.name!r}")
 
     def check_entry_date(self, date: dt.date, latest: dt.date) -> None:
         """Time is logged within the project's dates, and no later than `latest`."""
@@ -482,6 +515,7 @@ class TimeEntry(Aggregate):
     ) -> TimeEntry:
         project.check_open()
         project.check_entry_date(date, latest_date)
+        person.check_active(person.name)
         if not project.is_on_team(person.id):
             raise errors.NotOnProject(
                 f"{person.name} is neither a member nor the manager of project {project.name!r}"

@@ -88,6 +88,7 @@ def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> N
             "project_id": _id(data, "project_id"),
             "name": data["name"],
             "status": "open",
+            "archived": False,
             "client_id": client_id,
             "client_name": _lookup_name(
                 conn, t.project_dashboards__clients, "client_id", client_id
@@ -151,6 +152,14 @@ def on_project_closed(conn: Connection, t: TableSet, event: RecordedEvent) -> No
 
 def on_project_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     _set(conn, t, _id(event.data, "project_id"), status="open", updated_at=event.recorded_at)
+
+
+def on_project_archived(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _set(conn, t, _id(event.data, "project_id"), archived=True, updated_at=event.recorded_at)
+
+
+def on_project_restored(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
+    _set(conn, t, _id(event.data, "project_id"), archived=False, updated_at=event.recorded_at)
 
 
 def on_member_added(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -309,7 +318,7 @@ def _totals_update(board: Table, names: tuple[str, ...]) -> Any:
 
 projection = Projection(
     name="project_dashboards",
-    version=2,
+    version=3,
     tables=(
         tables.project_dashboards,
         tables.project_dashboards__clients,
@@ -325,6 +334,8 @@ projection = Projection(
         "ProjectUpdated": on_project_updated,
         "ProjectClosed": on_project_closed,
         "ProjectReopened": on_project_reopened,
+        "ProjectArchived": on_project_archived,
+        "ProjectRestored": on_project_restored,
         "MemberAdded": on_member_added,
         "MemberUpdated": on_member_added,
         "MemberRemoved": on_member_removed,

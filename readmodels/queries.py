@@ -109,6 +109,7 @@ def projects(
     manager_id: uuid.UUID | None = None,
     status: str | None = None,
     member_id: uuid.UUID | None = None,
+    include_archived: bool = False,
     sort: str = "name",
     limit: int = 50,
     cursor: str | None = None,
@@ -121,6 +122,8 @@ def projects(
         query = query.where(t.c.manager_id == manager_id)
     if status is not None:
         query = query.where(t.c.status == status)
+    if not include_archived:
+        query = query.where(t.c.archived.is_(False))
     if member_id is not None:
         team = project_dashboards__team
         query = query.where(

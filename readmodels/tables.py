@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -86,6 +87,7 @@ project_dashboards = Table(
     Column("project_id", Uuid, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("status", String(10), nullable=False),
+    Column("archived", Boolean, nullable=False, server_default=false()),
     Column("client_id", Uuid, nullable=False),
     Column("client_name", String(200), nullable=False),
     Column("manager_id", Uuid, nullable=False),

@@ -78,6 +78,7 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
             w.projects.c.id.label("project_id"),
             w.projects.c.name,
             w.projects.c.status,
+            w.projects.c.archived,
             w.projects.c.client_id,
             w.clients.c.name.label("client_name"),
             w.projects.c.manager_id,

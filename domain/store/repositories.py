@@ -124,10 +124,10 @@ class ClientRepository(TableRepository[model.Client]):
     aggregate_type = "Client"
 
     def to_row(self, aggregate: model.Client) -> dict[str, Any]:
-        return {"id": aggregate.id, "name": aggregate.name}
+        return {"id": aggregate.id, "name": aggregate.name, "archived": aggregate.archived}
 
     def from_row(self, row: Any) -> model.Client:
-        return model.Client(id=row.id, name=row.name, version=row.version)
+        return model.Client(id=row.id, name=row.name, archived=row.archived, version=row.version)
 
 
 FIRST_TOKEN_NAME = "first token"
@@ -151,6 +151,7 @@ class PersonRepository(TableRepository[model.Person]):
             "weekly_capacity_hundredths": aggregate.weekly_capacity_hundredths,
             "default_bill_rate_cents": aggregate.default_bill_rate_cents,
             "cost_rate_cents": aggregate.cost_rate_cents,
+            "archived": aggregate.archived,
         }
 
     def from_row(self, row: Any) -> model.Person:
@@ -163,6 +164,7 @@ class PersonRepository(TableRepository[model.Person]):
             weekly_capacity_hundredths=row.weekly_capacity_hundredths,
             default_bill_rate_cents=row.default_bill_rate_cents,
             cost_rate_cents=row.cost_rate_cents,
+            archived=row.archived,
             version=row.version,
         )
 
@@ -224,6 +226,7 @@ class ProjectRepository(TableRepository[model.Project]):
             "budget_cents": aggregate.budget_cents,
             "default_bill_rate_cents": aggregate.default_bill_rate_cents,
             "status": aggregate.status,
+            "archived": aggregate.archived,
         }
 
     def rows(self) -> Select[Any]:
@@ -283,6 +286,7 @@ class ProjectRepository(TableRepository[model.Project]):
             budget_cents=row.budget_cents,
             default_bill_rate_cents=row.default_bill_rate_cents,
             status=row.status,
+            archived=row.archived,
             members=members,
             tasks=project_tasks,
             version=row.version,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -40,6 +41,7 @@ clients = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("archived", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False),
 )
 
@@ -54,6 +56,7 @@ people = Table(
     Column("weekly_capacity_hundredths", Integer, nullable=False),
     Column("default_bill_rate_cents", BigInteger),
     Column("cost_rate_cents", BigInteger),
+    Column("archived", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False),
 )
 
@@ -81,6 +84,7 @@ projects = Table(
     Column("budget_cents", BigInteger, nullable=False),
     Column("default_bill_rate_cents", BigInteger),
     Column("status", String(10), nullable=False),
+    Column("archived", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False),
 )
 

@@ -47,6 +47,11 @@ command_steps = st.one_of(
     st.tuples(st.just("task"), pick),
     st.tuples(st.just("complete"), pick),
     st.tuples(st.just("reopen_task"), pick),
+    st.tuples(
+        st.sampled_from(["archive_person", "archive_project", "archive_client"]),
+        pick,
+        st.booleans(),
+    ),
     st.tuples(st.just("lock"), st.one_of(st.none(), st.integers(min_value=0, max_value=14))),
     st.tuples(
         st.sampled_from(["submit_week", "approve_week", "reject_week"]),
@@ -155,6 +160,12 @@ class World:
                 "approve_week": commands.ApproveTimesheet(person, week, actor_id=self.manager),
                 "reject_week": commands.RejectTimesheet(person, week, reason="no"),
             }[kind]
+        elif kind == "archive_person":
+            cmd = commands.ArchivePerson(self._of(self.people, args[0]), args[1])
+        elif kind == "archive_project":
+            cmd = commands.ArchiveProject(project, args[1])
+        elif kind == "archive_client":
+            cmd = commands.ArchiveClient(self._of(self.clients, args[0]), args[1])
         elif kind == "lock":
             day = args[0]
             cmd = commands.SetLockDate(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from api.demo import MAX_ENTRIES, DemoDataError, FirmSize, create_demo_data
 from domain.store import tables
+from tests.support.scenario import Scenario
 from tests.support.stack import ROOT, Stack
 
 
@@ -66,3 +67,27 @@ def test_the_command_line_refuses_with_the_reason(sqlite_stack: Stack) -> None:
     )
     assert refused.returncode == 1
     assert "tally demo-data: demo data holds 0 to 100,000 entries" in refused.stderr
+
+
+def test_demo_data_exercises_weeks_the_lock_date_archive_and_costs(sqlite_stack: Stack) -> None:
+    counts = create_demo_data(sqlite_stack.databases, projects=4, entries=300)
+    entries, timesheets = tables.time_entries, tables.timesheets
+    with sqlite_stack.databases.write.connect() as conn:
+        statuses = set(conn.execute(select(entries.c.status).distinct()).scalars())
+        actions = set(conn.execute(select(timesheets.c.last_action).distinct()).scalars())
+        lock_date = conn.execute(select(tables.firm_settings.c.lock_date)).scalar_one()
+        archived_people = conn.execute(
+            select(func.count()).where(tables.people.c.archived.is_(True))
+        ).scalar_one()
+        archived_clients = conn.execute(
+            select(func.count()).where(tables.clients.c.archived.is_(True))
+        ).scalar_one()
+        costed = conn.execute(select(func.count()).where(entries.c.cost_cents > 0)).scalar_one()
+    assert statuses == {"draft", "submitted", "approved", "rejected"}
+    assert actions == {"submitted", "approved"}
+    assert counts["submitted_weeks"] > counts["approved_weeks"] > 0
+    assert lock_date.isoformat() == counts["lock_date"]
+    assert (archived_people, archived_clients) == (1, 1)
+    assert costed == counts["entries"]
+    Scenario(sqlite_stack.databases).catch_up()
+    assert Scenario(sqlite_stack.databases).drift() == {}

@@ -71,11 +71,14 @@ def every_change_reaches_every_read_model(stack: Stack) -> None:
     s.run(commands.ApproveTimesheet(person_id=ann, week="2026-W49", actor_id=manager))
     s.run(commands.SubmitTimesheet(person_id=bob, week="2026-W48"))
     s.run(commands.RejectTimesheet(person_id=bob, week="2026-W48", reason="x"))
+    s.run(commands.ArchiveProject(project))
+    s.run(commands.ArchivePerson(bob))
     s.run(commands.CloseProject(project_id=project))
     s.run(commands.SetLockDate(lock_date=dt.date(2026, 11, 1)))
     s.catch_up()
     assert s.drift() == {}
 
+    s.run(commands.ArchiveProject(project, archived=False))
     s.run(commands.ReopenProject(project_id=project))
     s.run(commands.ReopenTask(task_id=task))
     s.run(commands.AmendTimeEntry(entry_id=rejected, changes={"hours_hundredths": 250}))

@@ -502,3 +502,46 @@ def test_a_locked_week_is_neither_submitted_nor_rejected_but_by_an_admin(
     assert last_event(uow).actor_id == admin  # type: ignore[attr-defined]
     submitted = [event for name, event in uow.log if name == "TimeEntrySubmitted"][-1]
     assert submitted.overrides == ("lock_date",)  # type: ignore[attr-defined]
+
+
+def test_archived_people_clients_and_projects_take_nothing_new_until_restored(
+    uow: FakeUnitOfWork, setup: dict[str, uuid.UUID]
+) -> None:
+    admin = person(uow, "admin")
+    worker, client = setup["worker"], setup["client"]
+    entry = log(uow, setup, hours=100)
+    handlers.handle(commands.ArchivePerson(worker, actor_id=admin), uow)
+    assert last_event(uow).actor_id == admin  # type: ignore[attr-defined]
+    with pytest.raises(errors.Archived):
+        log(uow, setup, hours=100)
+    assert uow.time_entries.items[entry].hours_hundredths == 100  # their time stays
+    with pytest.raises(errors.Archived):
+        handlers.add_member(
+            commands.AddMember(project_id=setup["project"], person_id=worker, role="Dev"), uow
+        )
+    handlers.handle(commands.ArchivePerson(worker, archived=False, actor_id=admin), uow)
+    log(uow, setup, hours=100)
+    with pytest.raises(errors.Conflict, match="archives themselves"):
+        handlers.handle(commands.ArchivePerson(admin, actor_id=admin), uow)
+
+    handlers.handle(commands.ArchiveClient(client), uow)
+    handlers.handle(commands.ArchiveClient(client), uow)  # already: nothing recorded
+    assert [name for name, _ in uow.log].count("ClientArchived") == 1
+    with pytest.raises(errors.Archived):
+        handlers.create_project(
+            commands.CreateProject(
+                name="New",
+                client_id=client,
+                manager_id=setup["manager"],
+                start_date=dt.date(2026, 1, 1),
+                budget_cents=0,
+            ),
+            uow,
+        )
+    log(uow, setup, hours=100)  # the client's existing project goes on
+
+    handlers.handle(commands.ArchiveProject(setup["project"]), uow)
+    with pytest.raises(errors.Archived):
+        log(uow, setup, hours=100)
+    handlers.handle(commands.ArchiveProject(setup["project"], archived=False), uow)
+    log(uow, setup, hours=100)
