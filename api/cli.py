@@ -96,6 +96,10 @@ def serve(port: int, workers: int) -> None:
             f"0.0.0.0:{port}",
             "--workers",
             str(workers),
+            # The longest line gunicorn takes, so that the app, not gunicorn's HTML page,
+            # answers an over-long query parameter (with a 422).
+            "--limit-request-line",
+            "8190",
             "--access-logfile",
             "-",
             "api:create_app()",

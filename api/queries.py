@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from api.auth import current_caller, require_role
+from api.auth import current_caller
 from api.errors import Problem
+from api.openapi import problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
@@ -40,6 +41,13 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
     rt = runtime()
     if engine.checkpoint_position(rt.databases, projection) >= target:
         return
+    head = engine.head_position(rt.databases)
+    if target > head:
+        raise Problem(
+            409,
+            f"No command has reached position {target}: the event log ends at {head}.",
+            errors={"min_position": [f"At most {head}, a position a command answered."]},
+        )
     # Commands wake only the projections their events concern, so the events before target
     # may hold nothing for this one and no catch-up be coming: ask for one.
     rt.delivery.wake([projection], target)
@@ -70,12 +78,13 @@ def read(
         with read_connection() as conn:
             page = query(conn)
     except queries.BadCursor as error:
-        raise Problem(400, str(error), errors={"cursor": [str(error)]}) from error
+        raise Problem(422, str(error), errors={"cursor": [str(error)]}) from error
     body = {"items": page.items, "next_cursor": page.next_cursor}
     return body, 200, {"X-Projection-Position": str(page.position)}
 
 
 @blp.route("/projects/<uuid:project_id>/dashboard", methods=["GET"])
+@problems(409)
 @blp.arguments(MinPositionSchema, location="query")
 @blp.response(200, DashboardSchema)
 def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
@@ -96,6 +105,7 @@ def _may_see(row: dict[str, Any]) -> bool:
 
 
 @blp.route("/projects", methods=["GET"])
+@problems(409)
 @blp.arguments(ProjectListQuerySchema, location="query")
 @blp.response(200, DashboardPageSchema)
 def list_projects(args: dict[str, Any]) -> Reply:
@@ -119,6 +129,7 @@ def list_projects(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/time-entries", methods=["GET"])
+@problems(409)
 @blp.arguments(TimeEntryQuerySchema, location="query")
 @blp.response(200, TimeEntryPageSchema)
 def list_time_entries(args: dict[str, Any]) -> Reply:
@@ -143,11 +154,12 @@ def list_time_entries(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/reports/utilization", methods=["GET"])
+@roles("admin", "manager")
+@problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, UtilizationPageSchema)
 def utilization_report(args: dict[str, Any]) -> Reply:
     """Hours against capacity per person and ISO week."""
-    require_role("admin", "manager")
     return read(
         "utilization",
         args,
@@ -158,11 +170,12 @@ def utilization_report(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/reports/revenue", methods=["GET"])
+@roles("admin", "manager")
+@problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, RevenuePageSchema)
 def revenue_report(args: dict[str, Any]) -> Reply:
     """Billable hours and billed amounts per client and month."""
-    require_role("admin", "manager")
     return read(
         "client_revenue",
         args,
@@ -173,6 +186,7 @@ def revenue_report(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/reports/budget-burn", methods=["GET"])
+@problems(403, 404, 409)
 @blp.arguments(BudgetBurnQuerySchema, location="query")
 @blp.response(200, BudgetBurnPageSchema)
 def budget_burn_report(args: dict[str, Any]) -> Reply:
