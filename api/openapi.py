@@ -106,6 +106,9 @@ IDEMPOTENCY_KEY = {
 }
 
 
+QUERY_TAGS = {"queries", "lookups"}
+
+
 class ProblemsPlugin(BasePlugin):
     """Adds to every operation the statuses and headers its shape implies, and to a schema
     what marshmallow cannot say (a class attribute OPENAPI, like {"minProperties": 1})."""
@@ -153,7 +156,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
             headers["ETag"] = ETAG
         if path.startswith(API_PREFIX) and method == "post":
             headers["Idempotent-Replayed"] = REPLAYED
-        if "queries" in tags:
+        if QUERY_TAGS & set(tags):
             headers["X-Projection-Position"] = PROJECTION_POSITION
 
 

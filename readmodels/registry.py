@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readmodels import dashboards, reports, time_entry_rows
+from readmodels import dashboards, directory, reports, time_entry_rows
 from readmodels.projection import Projection
 
 PROJECTIONS: dict[str, Projection] = {
@@ -13,6 +13,7 @@ PROJECTIONS: dict[str, Projection] = {
         reports.utilization,
         reports.client_revenue,
         reports.budget_burn,
+        directory.projection,
     )
 }
 

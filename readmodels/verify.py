@@ -260,6 +260,55 @@ def current_budget_burn(conn: Connection) -> Rows:
     }
 
 
+def recompute_directory(conn: Connection) -> Rows:
+    """The directory's five tables as one set of rows, keyed by (table, key)."""
+    rows: Rows = {}
+    for client in conn.execute(select(w.clients.c.id, w.clients.c.name)):
+        rows[("client", client.id)] = {"name": client.name, "name_key": client.name.lower()}
+    people = select(
+        w.people.c.id,
+        w.people.c.first_name,
+        w.people.c.last_name,
+        w.people.c.email,
+        w.people.c.role,
+        w.people.c.weekly_capacity_hundredths,
+    )
+    for person in conn.execute(people):
+        values = dict(person._mapping)
+        person_id = values.pop("id")
+        name = f"{person.first_name} {person.last_name}"
+        rows[("person", person_id)] = values | {"name": name, "name_key": name.lower()}
+    for project in conn.execute(select(w.projects.c.id, w.projects.c.manager_id)):
+        rows[("project", project.id)] = {"manager_id": project.manager_id}
+    for member in conn.execute(
+        select(w.project_members.c.project_id, w.project_members.c.person_id)
+    ):
+        rows[("member", member.project_id, member.person_id)] = {}
+    for task in conn.execute(select(w.tasks)):
+        values = dict(task._mapping)
+        task_id = values.pop("id")
+        rows[("task", task_id)] = values | {"name_key": task.name.lower()}
+    return rows
+
+
+def current_directory(conn: Connection) -> Rows:
+    rows: Rows = {}
+    for client in conn.execute(select(r.directory_clients)):
+        values = dict(client._mapping)
+        rows[("client", values.pop("client_id"))] = values
+    for person in conn.execute(select(r.directory_people)):
+        values = dict(person._mapping)
+        rows[("person", values.pop("person_id"))] = values
+    for project in conn.execute(select(r.directory_projects)):
+        rows[("project", project.project_id)] = {"manager_id": project.manager_id}
+    for member in conn.execute(select(r.directory_members)):
+        rows[("member", member.project_id, member.person_id)] = {}
+    for task in conn.execute(select(r.directory_tasks)):
+        values = dict(task._mapping)
+        rows[("task", values.pop("task_id"))] = values
+    return rows
+
+
 @dataclass(frozen=True)
 class Check:
     recompute: Callable[[Connection], Rows]
@@ -272,6 +321,7 @@ CHECKS: dict[str, Check] = {
     "utilization": Check(recompute_utilization, current_utilization),
     "client_revenue": Check(recompute_client_revenue, current_client_revenue),
     "budget_burn": Check(recompute_budget_burn, current_budget_burn),
+    "directory": Check(recompute_directory, current_directory),
 }
 
 

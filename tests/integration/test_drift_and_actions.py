@@ -48,6 +48,7 @@ def test_verify_finds_drift_exports_it_and_records_who_asked(
         "utilization": 0,
         "client_revenue": 0,
         "budget_burn": 0,
+        "directory": 0,
     }
     metrics = scrape(client)
     assert metrics[("tally_projection_drift_rows", (("projection", "budget_burn"),))] == 0
@@ -132,7 +133,7 @@ def test_periodic_verify_is_off_once_the_firm_outgrows_its_row_limit(stack: Stac
     assert periodic_verify(stack.databases, max_rows=0) == []
     results = periodic_verify(stack.databases, max_rows=1)
     assert {result["drift_rows"] for result in results} == {0}
-    assert len(results) == 5
+    assert len(results) == 6
 
 
 def test_queue_depth_counts_tasks_waiting_for_a_worker(

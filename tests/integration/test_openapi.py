@@ -28,6 +28,13 @@ CONTRACT = {
     ("get", "/api/v1/reports/utilization"),
     ("get", "/api/v1/reports/revenue"),
     ("get", "/api/v1/reports/budget-burn"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/clients"),
+    ("get", "/api/v1/clients/{client_id}"),
+    ("get", "/api/v1/people"),
+    ("get", "/api/v1/people/{person_id}"),
+    ("get", "/api/v1/projects/{project_id}/tasks"),
+    ("get", "/api/v1/time-entries/{entry_id}"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/api/v1/ops/projections"),
@@ -52,3 +59,39 @@ def test_the_document_lists_every_endpoint_with_its_schemas(client) -> None:  # 
             ("/close", "/reopen", "/complete", "/approve", "/rebuild")
         ):
             assert "requestBody" in operation, (method, path)
+
+
+def test_errors_are_problem_json_and_headers_are_documented(client) -> None:  # type: ignore[no-untyped-def]
+    spec = client.get("/openapi.json").get_json()
+    assert "PaginationMetadata" not in spec["components"]["schemas"]
+    assert "Error" not in spec["components"]["schemas"]
+    for name, response in spec["components"]["responses"].items():
+        assert list(response["content"]) == ["application/problem+json"], name
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            statuses = set(operation["responses"])
+            if path.startswith("/api/v1"):
+                assert {"401", "503"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= statuses, (method, path)
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                assert "422" in statuses, (method, path)
+            if "{" in path:
+                assert "404" in statuses, (method, path)
+    patch = spec["paths"]["/api/v1/time-entries/{entry_id}"]["patch"]
+    assert {p["name"] for p in patch["parameters"]} == {"If-Match"}
+    assert "412" in patch["responses"] and "ETag" in patch["responses"]["200"]["headers"]
+    log = spec["paths"]["/api/v1/time-entries"]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in log["parameters"]}
+    listing = spec["paths"]["/api/v1/time-entries"]["get"]
+    assert "X-Projection-Position" in listing["responses"]["200"]["headers"]
+    assert {p["name"] for p in listing["parameters"]} >= {"from", "to", "limit", "cursor"}
+    unavailable = spec["components"]["responses"]["SERVICE_UNAVAILABLE"]
+    assert "Retry-After" in unavailable["headers"]
+    name = spec["components"]["schemas"]["RegisterClient"]["properties"]["name"]
+    assert name["minLength"] == 1 and name["maxLength"] == 200 and "pattern" in name
+    notes = spec["components"]["schemas"]["LogTime"]["properties"]["notes"]
+    assert notes["maxLength"] == 2000
+    assert spec["components"]["schemas"]["AmendTimeEntry"]["minProperties"] == 1
