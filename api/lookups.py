@@ -90,7 +90,7 @@ def _with_email(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/me", methods=["GET"])
 @blp.arguments(MinPositionSchema, location="query")
 @blp.response(200, PersonSchema)
-@problems(404)
+@problems(404, 409)
 def me(args: dict[str, Any]) -> Reply:
     """The caller: id, name, email, role (404 until the directory has caught up)."""
     caller = current_caller()

@@ -55,6 +55,7 @@ def seed(base: str) -> tuple[str, dict[str, dict[str, str]]]:
         for name, role in (("mia", "manager"), ("max", "member"))
     ]
     manager, member = people
+    tasks_path = ""
     for name in ("Relaunch", "Website"):
         client = _ok(call("POST", f"{api}/clients", ADMIN_TOKEN, {"name": f"{name} client"}))
         project = _ok(
@@ -80,6 +81,9 @@ def seed(base: str) -> tuple[str, dict[str, dict[str, str]]]:
                 {"person_id": member["id"], "role": "Developer"},
             )
         )
+        for task in ("Design", "Build"):
+            _ok(call("POST", f"{api}/projects/{project['id']}/tasks", ADMIN_TOKEN, {"name": task}))
+        tasks_path = f"/api/v1/projects/{project['id']}/tasks"
         for person, day in ((member, "2026-11-02"), (manager, "2026-11-10")):
             _ok(
                 call(
@@ -96,6 +100,9 @@ def seed(base: str) -> tuple[str, dict[str, dict[str, str]]]:
                 )
             )
     lists = {
+        "/api/v1/clients": "",
+        "/api/v1/people": "",
+        tasks_path: "",
         "/api/v1/projects": "sort=name",
         "/api/v1/time-entries": "",
         "/api/v1/reports/utilization": "from=2026-11-01&to=2026-11-30",
@@ -108,7 +115,8 @@ def seed(base: str) -> tuple[str, dict[str, dict[str, str]]]:
             page = _ok(call("GET", f"{base}{path}?limit=1&{query}", ADMIN_TOKEN), 200)
             if page["next_cursor"]:
                 pinned = {k: v[0] for k, v in parse_qs(query).items() if k == "sort"}
-                cursors[path] = pinned | {"cursor": page["next_cursor"]}
+                operation = "/api/v1/projects/{project_id}/tasks" if path == tasks_path else path
+                cursors[operation] = pinned | {"cursor": page["next_cursor"]}
         return len(cursors) == len(lists)
 
     wait_until(harvested, timeout=30, message=lambda: str(cursors))
@@ -152,6 +160,13 @@ def test_schemathesis_finds_nothing_as_admin_and_as_member(stack: Stack, tmp_pat
     ):
         wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
         member_token, cursors = seed(base)
+        spec = call("GET", f"{base}/openapi.json")[2]
+        paged = {
+            path
+            for path, item in spec["paths"].items()
+            if any(p["name"] == "cursor" for p in item.get("get", {}).get("parameters", []))
+        }
+        assert set(cursors) == paged, "harvest a cursor for every list"
         for role, token in (("admin", ADMIN_TOKEN), ("member", member_token)):
             started = time.monotonic()
             output = schemathesis_run(base, token, cursors, tmp_path / role)
