@@ -9,7 +9,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from api import commands, docs, idempotency, lookups, metrics, operations, queries
+from api import commands, docs, history, idempotency, lookups, metrics, operations, queries
 from api.auth import authenticate, hash_token
 from api.errors import Problem, handle_http_exception, register_error_handlers
 from api.openapi import ProblemSchema, ProblemsPlugin, problem_responses
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
     api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
     api.register_blueprint(lookups.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(history.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.health_blp)
     app.register_blueprint(docs.blp)

@@ -206,7 +206,7 @@ class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
 
 
-class PageQuerySchema(MinPositionSchema):
+class PagingSchema(QuerySchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(
         load_default=None,
@@ -216,6 +216,10 @@ class PageQuerySchema(MinPositionSchema):
         ],
         metadata={"description": "`next_cursor` of the previous page."},
     )
+
+
+class PageQuerySchema(MinPositionSchema, PagingSchema):
+    """A page of a read model's list."""
 
 
 class ProjectListQuerySchema(PageQuerySchema):
@@ -270,6 +274,9 @@ class TimeEntryRowSchema(Schema):
     client_name = fields.String(required=True)
     task_id = fields.UUID(allow_none=True)
     task_name = fields.String(allow_none=True)
+    rejection_reason = fields.String(
+        allow_none=True, metadata={"description": "Why it was rejected, while it is."}
+    )
 
 
 class TimeEntryPageSchema(Schema):

@@ -150,6 +150,7 @@ time_entry_rows = Table(
     Column("client_name", String(200), nullable=False),
     Column("task_id", Uuid),
     Column("task_name", String(200)),
+    Column("rejection_reason", Text),
     Index("ix_time_entry_rows_person_id_date", "person_id", "date", "id"),
     Index("ix_time_entry_rows_project_id_date", "project_id", "date", "id"),
     Index("ix_time_entry_rows_status_date", "status", "date", "id"),

@@ -133,7 +133,19 @@ def recompute_time_entry_rows(conn: Connection) -> Rows:
         .join(w.clients, w.clients.c.id == w.projects.c.client_id)
         .outerjoin(w.tasks, w.tasks.c.id == entries.c.task_id)
     )
-    return {row.id: dict(row._mapping) for row in conn.execute(query)}
+    reasons = {
+        row.aggregate_id: row.data["reason"]
+        for row in conn.execute(
+            select(w.event_log.c.aggregate_id, w.event_log.c.data)
+            .where(w.event_log.c.event_type == "TimeEntryRejected")
+            .order_by(w.event_log.c.position)
+        )
+    }
+    return {
+        row.id: dict(row._mapping)
+        | {"rejection_reason": reasons.get(row.id) if row.status == "rejected" else None}
+        for row in conn.execute(query)
+    }
 
 
 def current_time_entry_rows(conn: Connection) -> Rows:
