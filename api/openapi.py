@@ -208,3 +208,13 @@ def guard(
 def roles(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Only callers with one of these roles; the others get 403 before any validation."""
     return guard(lambda **_: require_role(*names), 403)
+
+
+def csv_also(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The 200 answer also comes as CSV (`Accept: text/csv`; api/csv_export.py)."""
+    csv_answer = {
+        "description": "The items; with `Accept: text/csv`, every row of the range as CSV "
+        "(a header row, ISO dates, amounts as decimals, UTF-8), not paged.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+    return Blueprint.doc(responses={200: csv_answer})(func)
