@@ -245,6 +245,13 @@ def test_openapi_document_and_docs_page_are_served(client: FlaskClient) -> None:
     assert page.status_code == 200
     assert b"/api/v1/projects" in page.data
     assert b"http://" not in page.data and b"https://" not in page.data
+    for asset in (
+        "/docs/init.js",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+    ):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/docs/assets/swagger-ui.js.map").status_code == 404
 
 
 def test_health_and_ready(client: FlaskClient) -> None:
