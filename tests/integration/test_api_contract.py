@@ -250,7 +250,8 @@ def test_openapi_document_and_docs_page_are_served(client: FlaskClient) -> None:
         "/docs/assets/swagger-ui-bundle.js",
         "/docs/assets/swagger-ui.css",
     ):
-        assert client.get(asset).status_code == 200, asset
+        with client.get(asset) as served:
+            assert served.status_code == 200, asset
     assert client.get("/docs/assets/swagger-ui.js.map").status_code == 404
 
 
