@@ -9,9 +9,22 @@ from flask_smorest import Api
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from api import commands, docs, headers, idempotency, metrics, operations, queries, tokens
+from api import (
+    commands,
+    docs,
+    headers,
+    history,
+    idempotency,
+    lookups,
+    metrics,
+    operations,
+    queries,
+    tokens,
+)
 from api.auth import authenticate
 from api.errors import Problem, handle_http_exception, register_error_handlers
+from api.openapi import ProblemSchema, ProblemsPlugin, problem_responses
+from api.parsing import refuse_unknown_query_parameters
 from api.runtime import Runtime
 from domain.settings import Settings
 from domain.store.db import Databases
@@ -25,7 +38,18 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class TallyApi(Api):
-    """flask-smorest, answering its own errors (webargs 422s, Flask 404/405) as problem+json."""
+    """flask-smorest, answering its own errors (webargs 422s, Flask 404/405) as problem+json
+    and documenting them so (api/openapi.py), with no page-based pagination schema."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        self.spec.components.schema("Problem", schema=ProblemSchema)
+        problem_responses(self.spec)
+
+    def _register_pagination_header(self) -> None:
+        """Lists paginate by cursor (`next_cursor`), not flask-smorest's page header."""
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def,override]
         return handle_http_exception(error)
@@ -55,9 +79,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["tally"] = runtime
 
-    api = TallyApi(app)
+    api = TallyApi(app, spec_kwargs={"extra_plugins": [ProblemsPlugin()]})
     api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
     api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(lookups.blp, url_prefix=API_PREFIX)
+    api.register_blueprint(history.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.blp, url_prefix=API_PREFIX)
     api.register_blueprint(tokens.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.health_blp)
@@ -71,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         if refused is not None or not request.path.startswith(API_PREFIX + "/"):
             return refused
         authenticate(runtime.databases.write_autocommit)
+        refuse_unknown_query_parameters(app.view_functions.get(request.endpoint or ""))
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
             raise Problem(415, "Send the body as application/json.")

@@ -142,6 +142,10 @@ def serve(settings: Settings, bind: str, port: int, workers: int, threads: int) 
             "api.server.ProblemThreadWorker",
             "--threads",
             str(threads),
+            # The longest line gunicorn takes, so that the app, not gunicorn's HTML page,
+            # answers an over-long query parameter (with a 422).
+            "--limit-request-line",
+            "8190",
             "--access-logfile",
             "-",
             "api:create_app()",

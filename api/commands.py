@@ -14,9 +14,11 @@ from api.access import (
     require_project_manager,
     require_task_manager,
     require_visible_project,
+    task_project,
 )
 from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
+from api.openapi import IF_MATCH_PATTERN, guard, problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
@@ -46,12 +48,15 @@ blp = Blueprint("commands", __name__, description="Commands: every change goes t
 def expected_version() -> int | None:
     """The version named by If-Match ("<version>"), if any."""
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None:
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Problem(400, 'If-Match takes an ETag: "<version>".')
-    return int(value)
+    match = re.fullmatch(IF_MATCH_PATTERN, header.strip(), re.ASCII)
+    if match is None:
+        raise Problem(
+            422, 'If-Match takes an ETag: "<version>".', errors={"If-Match": ["Not an ETag."]}
+        )
+    version = match.group(3)  # None for "*"
+    return None if version is None else int(version.strip('"'))
 
 
 def command_response(
@@ -69,22 +74,39 @@ def command_response(
     return response
 
 
+def project_manager(project_id: uuid.UUID, **_: Any) -> None:
+    require_project_manager(write_engine(), current_caller(), project_id)
+
+
+def task_manager(task_id: uuid.UUID, **_: Any) -> None:
+    require_task_manager(write_engine(), current_caller(), task_id)
+
+
+def entry_owner(entry_id: uuid.UUID, **_: Any) -> None:
+    require_entry_owner(write_engine(), current_caller(), entry_id)
+
+
+def entry_approver(entry_id: uuid.UUID, **_: Any) -> None:
+    require_entry_approver(write_engine(), current_caller(), entry_id)
+
+
 @blp.route("/clients", methods=["POST"])
+@roles("admin", "manager")
 @blp.arguments(RegisterClientSchema)
 @blp.response(201, CommandResultSchema)
 def register_client(body: dict[str, Any]) -> Response:
     """Register a client."""
-    require_role("admin", "manager")
     outcome, _ = runtime().execute(commands.RegisterClient(name=body["name"].strip()))
     return command_response(outcome, 201)
 
 
 @blp.route("/clients/<uuid:client_id>", methods=["PATCH"])
+@roles("admin", "manager")
+@problems(409, 412)
 @blp.arguments(RenameClientSchema)
 @blp.response(200, CommandResultSchema)
 def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
     """Rename a client; the new name reaches every read model."""
-    require_role("admin", "manager")
     outcome, _ = runtime().execute(
         commands.RenameClient(
             client_id=client_id, name=body["name"].strip(), expected_version=expected_version()
@@ -94,11 +116,11 @@ def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people", methods=["POST"])
+@roles("admin")
 @blp.arguments(RegisterPersonSchema)
 @blp.response(201, PersonCreatedSchema)
 def register_person(body: dict[str, Any]) -> Response:
     """Register a person and issue their first token (shown once)."""
-    require_role("admin")
     token = new_token()
     outcome, _ = runtime().execute(
         commands.RegisterPerson(
@@ -116,12 +138,13 @@ def register_person(body: dict[str, Any]) -> Response:
 
 
 @blp.route("/projects", methods=["POST"])
+@roles("admin", "manager")
+@problems(404)
 @blp.arguments(CreateProjectSchema)
 @blp.response(201, CommandResultSchema)
 @blp.alt_response(202, schema=CommandResultSchema, description="The dashboard is not yet current.")
 def create_project(body: dict[str, Any]) -> Response:
     """Create a project; its dashboard is readable at once (202 if not yet)."""
-    require_role("admin", "manager")
     outcome, current = runtime().execute(
         commands.CreateProject(
             name=body["name"].strip(),
@@ -162,11 +185,12 @@ def write_engine():  # type: ignore[no-untyped-def]
 
 
 @blp.route("/people/<uuid:person_id>", methods=["PATCH"])
+@roles("admin")
+@problems(409, 412)
 @blp.arguments(UpdatePersonSchema)
 @blp.response(200, CommandResultSchema)
 def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
     """Change a person's names, weekly capacity or rates."""
-    require_role("admin")
     outcome, _ = runtime().execute(
         commands.UpdatePerson(
             person_id=person_id, changes=domain_changes(body), expected_version=expected_version()
@@ -176,11 +200,12 @@ def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>", methods=["PATCH"])
+@guard(project_manager, 403)
+@problems(409, 412)
 @blp.arguments(UpdateProjectSchema)
 @blp.response(200, CommandResultSchema)
 def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Change a project's name, budget, manager, end date or default rate."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.UpdateProject(
             project_id=project_id, changes=domain_changes(body), expected_version=expected_version()
@@ -190,10 +215,11 @@ def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
+@guard(project_manager, 403)
+@problems(412)
 @blp.response(200, CommandResultSchema)
 def close_project(project_id: uuid.UUID) -> Response:
     """Close a project: no more time can be logged, amended or deleted on it."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.CloseProject(project_id=project_id, expected_version=expected_version())
     )
@@ -201,10 +227,11 @@ def close_project(project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/reopen", methods=["POST"])
+@guard(project_manager, 403)
+@problems(412)
 @blp.response(200, CommandResultSchema)
 def reopen_project(project_id: uuid.UUID) -> Response:
     """Reopen a closed project."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.ReopenProject(project_id=project_id, expected_version=expected_version())
     )
@@ -212,12 +239,13 @@ def reopen_project(project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/members", methods=["POST"])
+@guard(project_manager, 403)
+@problems(412)
 @blp.arguments(AddMemberSchema)
 @blp.response(201, CommandResultSchema)
 @blp.alt_response(200, schema=CommandResultSchema, description="Already a member: updated.")
 def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a person to the project's team (or update their role and rate)."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.AddMember(
             project_id=project_id,
@@ -231,10 +259,11 @@ def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/members/<uuid:person_id>", methods=["DELETE"])
+@guard(project_manager, 403)
+@problems(409, 412)
 @blp.response(200, CommandResultSchema)
 def remove_member(project_id: uuid.UUID, person_id: uuid.UUID) -> Response:
     """Remove a person from the project's team."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.RemoveMember(
             project_id=project_id, person_id=person_id, expected_version=expected_version()
@@ -248,11 +277,12 @@ def task_response(outcome: Outcome, project_id: uuid.UUID, status: int) -> Respo
 
 
 @blp.route("/projects/<uuid:project_id>/tasks", methods=["POST"])
+@guard(project_manager, 403)
+@problems(412)
 @blp.arguments(AddTaskSchema)
 @blp.response(201, TaskResultSchema)
 def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a task to a project; the response's id is the task's, version the project's."""
-    require_project_manager(write_engine(), current_caller(), project_id)
     outcome, _ = runtime().execute(
         commands.AddTask(
             project_id=project_id,
@@ -265,10 +295,12 @@ def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/tasks/<uuid:task_id>/complete", methods=["POST"])
+@guard(task_manager, 403)
+@problems(412)
 @blp.response(200, TaskResultSchema)
 def complete_task(task_id: uuid.UUID) -> Response:
     """Mark a task completed."""
-    project_id = require_task_manager(write_engine(), current_caller(), task_id)
+    project_id = task_project(write_engine(), task_id)
     outcome, _ = runtime().execute(
         commands.CompleteTask(task_id=task_id, expected_version=expected_version())
     )
@@ -276,10 +308,12 @@ def complete_task(task_id: uuid.UUID) -> Response:
 
 
 @blp.route("/tasks/<uuid:task_id>/reopen", methods=["POST"])
+@guard(task_manager, 403)
+@problems(412)
 @blp.response(200, TaskResultSchema)
 def reopen_task(task_id: uuid.UUID) -> Response:
     """Reopen a completed task."""
-    project_id = require_task_manager(write_engine(), current_caller(), task_id)
+    project_id = task_project(write_engine(), task_id)
     outcome, _ = runtime().execute(
         commands.ReopenTask(task_id=task_id, expected_version=expected_version())
     )
@@ -287,6 +321,7 @@ def reopen_task(task_id: uuid.UUID) -> Response:
 
 
 @blp.route("/time-entries", methods=["POST"])
+@problems(403, 404)
 @blp.arguments(LogTimeSchema)
 @blp.response(201, CommandResultSchema)
 def log_time(body: dict[str, Any]) -> Response:
@@ -311,11 +346,12 @@ def log_time(body: dict[str, Any]) -> Response:
 
 
 @blp.route("/time-entries/<uuid:entry_id>", methods=["PATCH"])
+@guard(entry_owner, 403)
+@problems(409, 412)
 @blp.arguments(AmendTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Amend an entry that is not approved; it becomes a draft again (to be resubmitted)."""
-    require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.AmendTimeEntry(
             entry_id=entry_id,
@@ -328,10 +364,11 @@ def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
 
 
 @blp.route("/time-entries/<uuid:entry_id>", methods=["DELETE"])
+@guard(entry_owner, 403)
+@problems(409, 412)
 @blp.response(200, CommandResultSchema)
 def delete_time_entry(entry_id: uuid.UUID) -> Response:
     """Delete an entry that is not approved."""
-    require_entry_owner(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.DeleteTimeEntry(
             entry_id=entry_id,
@@ -343,11 +380,12 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
 
 
 @blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
+@guard(entry_approver, 403)
+@problems(412)
 @blp.response(200, CommandResultSchema)
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
     """Approve a draft or submitted entry; it becomes immutable. Nobody but an admin approves
     their own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
-    require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.ApproveTimeEntry(
             entry_id=entry_id,
@@ -359,11 +397,12 @@ def approve_time_entry(entry_id: uuid.UUID) -> Response:
 
 
 @blp.route("/time-entries/<uuid:entry_id>/reject", methods=["POST"])
+@guard(entry_approver, 403)
+@problems(412)
 @blp.arguments(RejectTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Reject a draft or submitted entry with a reason; it counts in no total."""
-    require_entry_approver(write_engine(), current_caller(), entry_id)
     outcome, _ = runtime().execute(
         commands.RejectTimeEntry(
             entry_id=entry_id,
@@ -376,6 +415,7 @@ def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
 
 
 @blp.route("/settings/lock-date", methods=["PUT"])
+@roles("admin")
 @blp.arguments(LockDateSchema)
 @blp.response(200, CommandResultSchema)
 def set_lock_date(body: dict[str, Any]) -> Response:
@@ -434,6 +474,7 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
 
 
 @blp.route("/timesheets/<uuid:person_id>/<week>/reject", methods=["POST"])
+@roles("admin", "manager")
 @blp.arguments(RejectTimesheetSchema)
 @blp.response(200, CommandResultSchema)
 def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:

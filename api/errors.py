@@ -126,8 +126,6 @@ def handle_http_exception(error: HTTPException) -> Response:
         fields = _flatten_messages(messages)
         if status == 400:
             return problem_response(400, "The request could not be parsed.", errors=fields)
-        if isinstance(messages, dict) and "query" in messages:
-            return problem_response(400, "A query parameter is invalid.", errors=fields)
         return problem_response(422, "The request has invalid fields.", errors=fields)
     detail = error.description or TITLES.get(status, "Error")
     return problem_response(status, detail, headers=headers)
@@ -149,11 +147,16 @@ def register_error_handlers(app: Flask) -> None:
     def _not_found(error: errors.NotFound) -> Response:
         return problem_response(404, str(error))
 
+    # A 422 means the document's own rules refuse the request. A request the document allows
+    # but the state refuses is a 404 when it names an object that does not exist, else a 409
+    # (docs/decisions.md, "400, 404, 409 or 422").
+    @app.errorhandler(errors.InvalidReference)
+    def _invalid_reference(error: errors.InvalidReference) -> Response:
+        return problem_response(404, str(error), errors={error.field: [str(error)]})
+
     @app.errorhandler(errors.ValidationFailed)
-    def _invalid(error: errors.ValidationFailed) -> Response:
-        return problem_response(
-            422, "The request has invalid fields.", errors={error.field: [str(error)]}
-        )
+    def _refused_by_state(error: errors.ValidationFailed) -> Response:
+        return problem_response(409, str(error), errors={error.field: [str(error)]})
 
     @app.errorhandler(errors.StaleVersion)
     def _stale(error: errors.StaleVersion) -> Response:

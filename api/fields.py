@@ -17,7 +17,7 @@ MAX_CENTS = 10**15
 
 
 class Money(fields.Field):
-    """Money in, as "1250.00" (or 1250.5); integer cents inside; "1250.00" out."""
+    """Money in and out as a string, "1250.00"; integer cents inside."""
 
     def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
         """signed: an output that may be negative (a budget overrun)."""
@@ -32,10 +32,10 @@ class Money(fields.Field):
         return None if value is None else format_cents(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if not isinstance(value, str):
             raise ValidationError('Money is a string with at most 2 decimals, like "1250.00".')
-        text = str(value) if not isinstance(value, float) else repr(value)
-        if not re.fullmatch(MONEY_PATTERN, text):
+        text = value
+        if not re.fullmatch(MONEY_PATTERN, text, re.ASCII):
             raise ValidationError(
                 'Money is a non-negative amount with at most 2 decimals, like "1250.00".'
             )

@@ -1,7 +1,7 @@
-"""Idempotency-Key on POST: replay the stored response, refuse a different body (422), and
-refuse a retry while the first request is still running (409). Keys live in the write
-database, so every API process sees them, and are kept 24 hours: an older key is a new
-claim, whether or not beat's hourly purge has deleted it yet.
+"""Idempotency-Key on POST: replay the stored response; refuse a different request, and a
+retry while the first request is still running (both 409: the key's state conflicts). Keys
+live in the write database, so every API process sees them, and are kept 24 hours: an older
+key is a new claim, whether or not beat's hourly purge has deleted it yet.
 """
 
 from __future__ import annotations
@@ -43,7 +43,11 @@ def claim(engine: Engine) -> Response | None:
     if key is None or request.method != "POST":
         return None
     if not 1 <= len(key) <= 255:
-        raise Problem(400, "Idempotency-Key is 1 to 255 characters.")
+        raise Problem(
+            422,
+            "Idempotency-Key is 1 to 255 characters.",
+            errors={"Idempotency-Key": ["1 to 255 characters."]},
+        )
     caller = current_caller()
     now = dt.datetime.now(dt.UTC)
     fingerprint = _request_hash()
@@ -71,7 +75,7 @@ def claim(engine: Engine) -> Response | None:
             return None
         if stored.request_hash != fingerprint:
             raise Problem(
-                422,
+                409,
                 "This Idempotency-Key was used with a different request.",
                 errors={"Idempotency-Key": ["Reused with a different body."]},
             )

@@ -9,9 +9,10 @@ from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import text
 
-from api.auth import current_caller, require_role
+from api.auth import current_caller
 from api.errors import Problem, problem_response
 from api.fields import UtcDateTime
+from api.openapi import problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import BodySchema, QuerySchema
@@ -168,21 +169,21 @@ def ready() -> Any:
 
 
 def _projection(name: str) -> Any:
-    require_role("admin")
     if name not in PROJECTIONS:
         raise Problem(404, f"No projection {name}.")
     return PROJECTIONS[name]
 
 
 @blp.route("/ops/projections", methods=["GET"])
+@roles("admin")
 @blp.response(200, ProjectionStatusListSchema)
 def projections() -> dict[str, Any]:
     """Per projection: checkpoint, head, lag, status, parked events and last error."""
-    require_role("admin")
     return {"items": projection_status(runtime().databases)}
 
 
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
+@roles("admin")
 @blp.response(202, RebuildAcceptedSchema)
 def rebuild(name: str) -> Response:
     """Rebuild a projection blue/green: shadow tables, then an atomic swap."""
@@ -198,6 +199,7 @@ def rebuild(name: str) -> Response:
 
 
 @blp.route("/ops/projections/<name>/parked", methods=["GET"])
+@roles("admin")
 @blp.response(200, ParkedListSchema)
 def parked(name: str) -> dict[str, Any]:
     """Parked events of a projection, oldest first, with their errors."""
@@ -206,6 +208,7 @@ def parked(name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/<name>/parked/retry", methods=["POST"])
+@roles("admin")
 @blp.arguments(ParkedActionSchema(), required=False)
 @blp.response(200, RetryResultSchema)
 def retry_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -217,6 +220,7 @@ def retry_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/<name>/parked/skip", methods=["POST"])
+@roles("admin")
 @blp.arguments(ParkedActionSchema(), required=False)
 @blp.response(200, SkipResultSchema)
 def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -228,11 +232,11 @@ def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/verify", methods=["POST"])
+@roles("admin")
 @blp.arguments(VerifyRequestSchema(), required=False)
 @blp.response(200, VerificationListSchema)
 def verify(body: dict[str, Any]) -> dict[str, Any]:
     """Diff read models against the write tables now; the drift also goes to /metrics."""
-    require_role("admin")
     only = (body or {}).get("projection")
     return {
         "items": verify_and_record(
@@ -242,11 +246,12 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/operator-actions", methods=["GET"])
+@roles("admin")
+@problems(404)
 @blp.arguments(OperatorActionQuerySchema, location="query")
 @blp.response(200, OperatorActionListSchema)
 def operator_actions(args: dict[str, Any]) -> dict[str, Any]:
     """Who retried, skipped, rebuilt or verified what, newest first."""
-    require_role("admin")
     if args["projection"] is not None and args["projection"] not in PROJECTIONS:
         raise Problem(404, f"No projection {args['projection']}.")
     return {"items": audit.recent_actions(runtime().databases, args["projection"], args["limit"])}

@@ -4,6 +4,8 @@ large for a double, and nesting deeper than 1,024 levels. Each is a 400 "Invalid
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -12,16 +14,44 @@ import orjson
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from api.errors import Problem
+
 
 class JsonParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not is_json_request(req):
+        data = req.get_data(cache=True)
+        if not is_json_request(req) or not data:
             return core.missing
-        # orjson.JSONDecodeError is a json.JSONDecodeError: webargs answers it with a 400.
-        return orjson.loads(req.get_data(cache=True))
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            # webargs answers a json.JSONDecodeError with a 400, except one whose document is
+            # empty, which it takes for "no body"; orjson reports invalid UTF-8 that way.
+            text = data.decode("utf-8", "replace")
+            raise json.JSONDecodeError(error.msg, text, min(error.pos, len(text))) from error
 
 
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint with the orjson body parser."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+
+# Each schema's own `unknown` (RAISE for bodies and queries alike), not webargs' per-location
+# default, which would ignore unknown query parameters.
+JsonParser.DEFAULT_UNKNOWN_BY_LOCATION = {}
+
+
+def refuse_unknown_query_parameters(view: Callable[..., Any] | None) -> None:
+    """An operation that takes no query parameters refuses any, as a body refuses an unknown
+    field (a view with a query schema refuses them through its schema)."""
+    if not flask.request.args or view is None:
+        return
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    if any(argument.get("in") == "query" for argument in arguments):
+        return
+    raise Problem(
+        422,
+        "This operation takes no query parameters.",
+        errors={name: ["Unknown field."] for name in flask.request.args},
+    )

@@ -6,15 +6,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from flask import Response
+from marshmallow import Schema
 from sqlalchemy import Connection
 
 from api.auth import current_caller, require_role
+from api.csv_export import export, require_range, wants_csv
 from api.errors import Problem
+from api.openapi import csv_also, problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
     BudgetBurnPageSchema,
     BudgetBurnQuerySchema,
+    BudgetBurnRowSchema,
     DashboardPageSchema,
     DashboardSchema,
     LockDateViewSchema,
@@ -23,11 +28,14 @@ from api.schemas import (
     ProjectListQuerySchema,
     ReportQuerySchema,
     RevenuePageSchema,
+    RevenueRowSchema,
     TimeEntryPageSchema,
     TimeEntryQuerySchema,
+    TimeEntryRowSchema,
     TimesheetPageSchema,
     TimesheetQuerySchema,
     UtilizationPageSchema,
+    UtilizationRowSchema,
 )
 from readmodels import engine, queries
 
@@ -47,8 +55,9 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
         return
     head = engine.head_position(rt.databases)
     if target > head:
+        # 409 as the document's rule says: valid by the document, refused by the state.
         message = f"Position {target} is beyond the event log's head ({head})."
-        raise Problem(400, message, errors={"min_position": [message]}, extra={"head": head})
+        raise Problem(409, message, errors={"min_position": [message]}, extra={"head": head})
     with rt.waiters.slot() as may_wait:
         if not may_wait:
             raise Problem(
@@ -78,6 +87,18 @@ def read_connection() -> Connection:
     return runtime().databases.read_autocommit.connect()
 
 
+def csv_read(
+    projection: str,
+    args: dict[str, Any],
+    name: str,
+    schema: Schema,
+    page: Callable[[Connection, int, str | None], queries.Page],
+) -> Response:
+    """Every row as CSV, once the read model holds min_position."""
+    wait_for(projection, args)
+    return export(name, schema, page, read_connection)
+
+
 def read(
     projection: str, args: dict[str, Any], query: Callable[[Connection], queries.Page]
 ) -> Reply:
@@ -86,12 +107,13 @@ def read(
         with read_connection() as conn:
             page = query(conn)
     except queries.BadCursor as error:
-        raise Problem(400, str(error), errors={"cursor": [str(error)]}) from error
+        raise Problem(422, str(error), errors={"cursor": [str(error)]}) from error
     body = {"items": page.items, "next_cursor": page.next_cursor}
     return body, 200, {"X-Projection-Position": str(page.position)}
 
 
 @blp.route("/projects/<uuid:project_id>/dashboard", methods=["GET"])
+@problems(409)
 @blp.arguments(MinPositionSchema, location="query")
 @blp.response(200, DashboardSchema)
 def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
@@ -112,6 +134,7 @@ def _may_see(row: dict[str, Any]) -> bool:
 
 
 @blp.route("/projects", methods=["GET"])
+@problems(409)
 @blp.arguments(ProjectListQuerySchema, location="query")
 @blp.response(200, DashboardPageSchema)
 def list_projects(args: dict[str, Any]) -> Reply:
@@ -136,16 +159,17 @@ def list_projects(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/time-entries", methods=["GET"])
+@csv_also
+@problems(409)
 @blp.arguments(TimeEntryQuerySchema, location="query")
 @blp.response(200, TimeEntryPageSchema)
-def list_time_entries(args: dict[str, Any]) -> Reply:
-    """Time entries, newest first; members see only their own."""
+def list_time_entries(args: dict[str, Any]) -> Reply | Response:
+    """Time entries, newest first; members see only their own. CSV: `from` and `to` needed."""
     caller = current_caller()
     viewer_id = caller.person_id if caller.role == "member" else None
-    return read(
-        "time_entry_rows",
-        args,
-        lambda conn: queries.time_entries(
+
+    def page(conn: Connection, limit: int, cursor: str | None) -> queries.Page:
+        return queries.time_entries(
             conn,
             person_id=args.get("person_id"),
             viewer_id=viewer_id,
@@ -153,10 +177,14 @@ def list_time_entries(args: dict[str, Any]) -> Reply:
             status=args.get("status"),
             date_from=args.get("date_from"),
             date_to=args.get("date_to"),
-            limit=args["limit"],
-            cursor=args["cursor"],
-        ),
-    )
+            limit=limit,
+            cursor=cursor,
+        )
+
+    if wants_csv():
+        require_range(args.get("date_from"), args.get("date_to"))
+        return csv_read("time_entry_rows", args, "time-entries", TimeEntryRowSchema(), page)
+    return read("time_entry_rows", args, lambda conn: page(conn, args["limit"], args["cursor"]))
 
 
 @blp.route("/timesheets", methods=["GET"])
@@ -183,36 +211,43 @@ def list_timesheets(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/reports/utilization", methods=["GET"])
+@csv_also
+@roles("admin", "manager")
+@problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, UtilizationPageSchema)
-def utilization_report(args: dict[str, Any]) -> Reply:
+def utilization_report(args: dict[str, Any]) -> Reply | Response:
     """Hours against capacity per person and ISO week."""
-    require_role("admin", "manager")
-    return read(
-        "utilization",
-        args,
-        lambda conn: queries.utilization_report(
-            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
-        ),
-    )
+
+    def page(conn: Connection, limit: int, cursor: str | None) -> queries.Page:
+        return queries.utilization_report(conn, args["date_from"], args["date_to"], limit, cursor)
+
+    if wants_csv():
+        require_range(args["date_from"], args["date_to"])
+        return csv_read("utilization", args, "utilization", UtilizationRowSchema(), page)
+    return read("utilization", args, lambda conn: page(conn, args["limit"], args["cursor"]))
 
 
 @blp.route("/reports/revenue", methods=["GET"])
+@csv_also
+@roles("admin", "manager")
+@problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, RevenuePageSchema)
-def revenue_report(args: dict[str, Any]) -> Reply:
+def revenue_report(args: dict[str, Any]) -> Reply | Response:
     """Billable hours and billed amounts per client and month."""
-    require_role("admin", "manager")
-    return read(
-        "client_revenue",
-        args,
-        lambda conn: queries.revenue_report(
-            conn, args["date_from"], args["date_to"], args["limit"], args["cursor"]
-        ),
-    )
+
+    def page(conn: Connection, limit: int, cursor: str | None) -> queries.Page:
+        return queries.revenue_report(conn, args["date_from"], args["date_to"], limit, cursor)
+
+    if wants_csv():
+        require_range(args["date_from"], args["date_to"])
+        return csv_read("client_revenue", args, "revenue", RevenueRowSchema(), page)
+    return read("client_revenue", args, lambda conn: page(conn, args["limit"], args["cursor"]))
 
 
 @blp.route("/reports/profitability", methods=["GET"])
+@roles("admin", "manager")
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, ProfitabilityPageSchema)
 def profitability_report(args: dict[str, Any]) -> Reply:
@@ -228,6 +263,8 @@ def profitability_report(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/reports/budget-burn", methods=["GET"])
+@csv_also
+@problems(403, 404, 409)
 @blp.arguments(BudgetBurnQuerySchema, location="query")
 @blp.response(200, BudgetBurnPageSchema)
 def budget_burn_report(args: dict[str, Any]) -> Reply:
@@ -241,6 +278,14 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
         raise Problem(404, f"No project {project_id}.")
     if not (caller.is_admin or row["manager_id"] == caller.person_id):
         raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
+    if wants_csv():
+        return csv_read(
+            "budget_burn",
+            args,
+            "budget-burn",
+            BudgetBurnRowSchema(),
+            lambda conn, _limit, _cursor: queries.budget_burn_report(conn, project_id),
+        )
     return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import (
-    EXCLUDE,
     RAISE,
     Schema,
     ValidationError,
@@ -20,8 +19,20 @@ from api.fields import Hours, Money, UtcDateTime
 from domain.model import ENTRY_STATUSES
 from domain.money import margin_pct
 
-# PostgreSQL text cannot hold NUL, and no name or note needs a control character.
-NO_CONTROL_CHARACTERS = validate.Regexp(
+
+class Pattern(validate.Regexp):
+    """A regular expression the whole value must match, as JSON Schema's `pattern` reads it
+    here (Python's `$` would also match before a final newline)."""
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+# PostgreSQL text cannot hold NUL, and no name or note needs a control character. Each field
+# gets one list of validators (apispec documents a list, not validate.And) with one pattern.
+NO_CONTROL_CHARACTERS = Pattern(
     r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="Control characters are not allowed."
 )
 # Names are shown to other people: a bidi control (U+202E reverses what follows) or an
@@ -30,15 +41,25 @@ BIDI_AND_INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
 )
-Name = validate.And(
+Name = [
     validate.Length(min=1, max=200),
-    validate.Regexp(r"\S", error="Blank name."),
-    validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Control characters are not allowed."),
-    validate.Regexp(
+    Pattern(
+        r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f\s][^\x00-\x1f\x7f]*$",
+        error="A name has a character that is not a space and no control characters.",
+    ),
+    Pattern(
         f"^[^{BIDI_AND_INVISIBLE}]*$",
         error="Bidirectional controls and invisible characters are not allowed.",
     ),
-)
+]
+Notes = [validate.Length(max=2000), NO_CONTROL_CHARACTERS]
+Reason = [
+    validate.Length(min=1, max=2000),
+    Pattern(
+        r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\x00-\x20\x7f\s][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+        error="A reason has a character that is not a space and no control characters.",
+    ),
+]
 
 
 class BodySchema(Schema):
@@ -48,7 +69,7 @@ class BodySchema(Schema):
 
 class QuerySchema(Schema):
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
 
 
 class RegisterClientSchema(BodySchema):
@@ -135,7 +156,10 @@ class TokenCreatedSchema(TokenSchema):
 
 
 class MinPositionSchema(QuerySchema):
-    min_position = fields.Integer(validate=validate.Range(min=0))
+    min_position = fields.Integer(
+        validate=validate.Range(min=0, max=2**63 - 1),
+        metadata={"description": "Answer once the read model holds this position (or 503)."},
+    )
 
 
 class TeamMemberSchema(Schema):
@@ -200,10 +224,9 @@ class DashboardSchema(Schema):
         )
 
 
-Notes = validate.And(validate.Length(max=2000), NO_CONTROL_CHARACTERS)
-
-
 class AtLeastOneField(BodySchema):
+    OPENAPI = {"minProperties": 1}  # noqa: RUF012 (read by api/openapi.py)
+
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
@@ -258,7 +281,7 @@ class AmendTimeEntrySchema(AtLeastOneField):
 class RejectTimeEntrySchema(BodySchema):
     reason = fields.String(
         required=True,
-        validate=validate.And(validate.Length(min=1, max=2000), NO_CONTROL_CHARACTERS),
+        validate=Reason,
     )
 
 
@@ -317,9 +340,20 @@ class TaskResultSchema(CommandResultSchema):
     project_id = fields.UUID(required=True)
 
 
-class PageQuerySchema(MinPositionSchema):
+class PagingSchema(QuerySchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+    cursor = fields.String(
+        load_default=None,
+        validate=[
+            validate.Length(min=1, max=2000),
+            Pattern(r"^[A-Za-z0-9_-]+$", error="The cursor is not valid."),
+        ],
+        metadata={"description": "`next_cursor` of the previous page."},
+    )
+
+
+class PageQuerySchema(MinPositionSchema, PagingSchema):
+    """A page of a read model's list."""
 
 
 class ProjectListQuerySchema(PageQuerySchema):
@@ -333,34 +367,25 @@ class ProjectListQuerySchema(PageQuerySchema):
     sort = fields.String(load_default="name", validate=validate.OneOf(["name", "-budget_used_pct"]))
 
 
-class DateRangeMixin:
-    @validates_schema
-    def _range(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and end < start:
-            raise ValidationError("to is before from.", "to")
-
-
-class TimeEntryQuerySchema(DateRangeMixin, PageQuerySchema):
+class TimeEntryQuerySchema(PageQuerySchema):
     person_id = fields.UUID()
     project_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(list(ENTRY_STATUSES)))
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = fields.Date(data_key="from", metadata={"description": "First date (inclusive)."})
+    date_to = fields.Date(
+        data_key="to", metadata={"description": "Last date (inclusive); before `from`: no rows."}
+    )
 
 
-MAX_REPORT_DAYS = 366
-
-
-class ReportQuerySchema(DateRangeMixin, PageQuerySchema):
-    date_from = fields.Date(data_key="from", required=True)
-    date_to = fields.Date(data_key="to", required=True)
-
-    @validates_schema
-    def _at_most_a_year(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and (end - start).days + 1 > MAX_REPORT_DAYS:
-            raise ValidationError(f"The range is at most {MAX_REPORT_DAYS} days.", "to")
+class ReportQuerySchema(PageQuerySchema):
+    date_from = fields.Date(
+        data_key="from", required=True, metadata={"description": "First date (inclusive)."}
+    )
+    date_to = fields.Date(
+        data_key="to",
+        required=True,
+        metadata={"description": "Last date (inclusive); before `from`: no rows."},
+    )
 
 
 class BudgetBurnQuerySchema(MinPositionSchema):
@@ -396,6 +421,9 @@ class TimeEntryRowSchema(Schema):
     client_name = fields.String(required=True)
     task_id = fields.UUID(allow_none=True)
     task_name = fields.String(allow_none=True)
+    rejection_reason = fields.String(
+        allow_none=True, metadata={"description": "Why it was rejected, while it is."}
+    )
 
 
 class TimeEntryPageSchema(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readmodels import dashboards, lock_date, reports, time_entry_rows, timesheets
+from readmodels import dashboards, directory, lock_date, reports, time_entry_rows, timesheets
 from readmodels.projection import Projection
 
 PROJECTIONS: dict[str, Projection] = {
@@ -16,6 +16,7 @@ PROJECTIONS: dict[str, Projection] = {
         reports.project_profitability,
         lock_date.projection,
         timesheets.projection,
+        directory.projection,
     )
 }
 

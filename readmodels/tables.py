@@ -154,6 +154,7 @@ time_entry_rows = Table(
     Column("client_name", String(200), nullable=False),
     Column("task_id", Uuid),
     Column("task_name", String(200)),
+    Column("rejection_reason", Text),
     Index("ix_time_entry_rows_person_id_date", "person_id", "date", "id"),
     Index("ix_time_entry_rows_project_id_date", "project_id", "date", "id"),
     Index("ix_time_entry_rows_status_date", "status", "date", "id"),
@@ -322,4 +323,57 @@ lock_date = Table(
     Column("firm_id", Uuid, primary_key=True),
     Column("lock_date", Date),
     Column("set_by", Uuid),
+)
+
+# directory: the lookups (clients, people, tasks) and who works on which project, for the
+# visibility rules of people. `name_key` is the name lowercased, for case-blind prefixes.
+directory_clients = Table(
+    "directory_clients",
+    metadata,
+    Column("client_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False),
+    Index("ix_directory_clients_name_key", "name_key", "client_id"),
+)
+
+directory_people = Table(
+    "directory_people",
+    metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("name", String(401), nullable=False),
+    Column("name_key", String(401), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("weekly_capacity_hundredths", Integer, nullable=False),
+    Index("ix_directory_people_name_key", "name_key", "person_id"),
+)
+
+directory_projects = Table(
+    "directory_projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("manager_id", Uuid, nullable=False),
+    Index("ix_directory_projects_manager_id", "manager_id"),
+)
+
+directory_members = Table(
+    "directory_members",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Index("ix_directory_members_person_id", "person_id"),
+)
+
+directory_tasks = Table(
+    "directory_tasks",
+    metadata,
+    Column("task_id", Uuid, primary_key=True),
+    Column("project_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False),
+    Column("estimate_hundredths", Integer),
+    Column("completed", Boolean, nullable=False),
+    Index("ix_directory_tasks_project_id_name_key", "project_id", "name_key", "task_id"),
 )

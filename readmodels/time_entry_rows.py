@@ -81,7 +81,9 @@ class EntryRows:
             self.changed.pop(entry_id, None)
             self.deleted.add(entry_id)
             return
-        fields = _entry_fields(data["after"])
+        # Only a rejection leaves an entry rejected; any later change clears the reason.
+        reason = data.get("reason") if event.event_type == "TimeEntryRejected" else None
+        fields = _entry_fields(data["after"]) | {"rejection_reason": reason}
         if event.event_type == "TimeLogged":
             self.deleted.discard(entry_id)
             self.new[entry_id] = {
@@ -171,7 +173,7 @@ def _names(
 
 projection = Projection(
     name="time_entry_rows",
-    version=2,
+    version=3,  # 2: value and billable_amount; 3: rejection_reason
     tables=(
         tables.time_entry_rows,
         tables.time_entry_rows__people,

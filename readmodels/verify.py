@@ -143,7 +143,19 @@ def time_entry_rows_query() -> Select[Any]:
 
 
 def recompute_time_entry_rows(conn: Connection) -> Rows:
-    return {row.id: dict(row._mapping) for row in conn.execute(time_entry_rows_query())}
+    reasons = {
+        row.aggregate_id: row.data["reason"]
+        for row in conn.execute(
+            select(w.event_log.c.aggregate_id, w.event_log.c.data)
+            .where(w.event_log.c.event_type == "TimeEntryRejected")
+            .order_by(w.event_log.c.position)
+        )
+    }
+    return {
+        row.id: dict(row._mapping)
+        | {"rejection_reason": reasons.get(row.id) if row.status == "rejected" else None}
+        for row in conn.execute(time_entry_rows_query())
+    }
 
 
 def current_time_entry_rows(conn: Connection) -> Rows:
@@ -385,6 +397,55 @@ def current_project_profitability(conn: Connection) -> Rows:
     }
 
 
+def recompute_directory(conn: Connection) -> Rows:
+    """The directory's five tables as one set of rows, keyed by (table, key)."""
+    rows: Rows = {}
+    for client in conn.execute(select(w.clients.c.id, w.clients.c.name)):
+        rows[("client", client.id)] = {"name": client.name, "name_key": client.name.lower()}
+    people = select(
+        w.people.c.id,
+        w.people.c.first_name,
+        w.people.c.last_name,
+        w.people.c.email,
+        w.people.c.role,
+        w.people.c.weekly_capacity_hundredths,
+    )
+    for person in conn.execute(people):
+        values = dict(person._mapping)
+        person_id = values.pop("id")
+        name = f"{person.first_name} {person.last_name}"
+        rows[("person", person_id)] = values | {"name": name, "name_key": name.lower()}
+    for project in conn.execute(select(w.projects.c.id, w.projects.c.manager_id)):
+        rows[("project", project.id)] = {"manager_id": project.manager_id}
+    for member in conn.execute(
+        select(w.project_members.c.project_id, w.project_members.c.person_id)
+    ):
+        rows[("member", member.project_id, member.person_id)] = {}
+    for task in conn.execute(select(w.tasks)):
+        values = dict(task._mapping)
+        task_id = values.pop("id")
+        rows[("task", task_id)] = values | {"name_key": task.name.lower()}
+    return rows
+
+
+def current_directory(conn: Connection) -> Rows:
+    rows: Rows = {}
+    for client in conn.execute(select(r.directory_clients)):
+        values = dict(client._mapping)
+        rows[("client", values.pop("client_id"))] = values
+    for person in conn.execute(select(r.directory_people)):
+        values = dict(person._mapping)
+        rows[("person", values.pop("person_id"))] = values
+    for project in conn.execute(select(r.directory_projects)):
+        rows[("project", project.project_id)] = {"manager_id": project.manager_id}
+    for member in conn.execute(select(r.directory_members)):
+        rows[("member", member.project_id, member.person_id)] = {}
+    for task in conn.execute(select(r.directory_tasks)):
+        values = dict(task._mapping)
+        rows[("task", values.pop("task_id"))] = values
+    return rows
+
+
 @dataclass(frozen=True)
 class Check:
     recompute: Callable[[Connection], Rows]
@@ -400,6 +461,7 @@ CHECKS: dict[str, Check] = {
     "project_profitability": Check(recompute_project_profitability, current_project_profitability),
     "lock_date": Check(recompute_lock_date, current_lock_date),
     "timesheets": Check(recompute_timesheets, current_timesheets),
+    "directory": Check(recompute_directory, current_directory),
 }
 
 

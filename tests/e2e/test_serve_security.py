@@ -79,7 +79,7 @@ def test_waiters_are_bounded_and_health_answers_while_two_wait(pg_stack: Stack) 
         status, _, problem, beyond_seconds = _timed(
             "GET", f"{base}/api/v1/time-entries?min_position=999999999", TOKEN
         )
-        assert status == 400, problem
+        assert status == 409, problem
         assert problem["head"] == created["position"]  # type: ignore[index]
         assert beyond_seconds < 1.5
 

@@ -110,7 +110,7 @@ def test_verify_and_operator_actions_refuse_bad_input_and_non_admins(
         assert response.mimetype == "application/problem+json"
     for query in ("limit=0", "limit=x", "limit=5000"):
         response = client.get(f"/api/v1/ops/projections/operator-actions?{query}", headers=admin)
-        assert response.status_code == 400, query
+        assert response.status_code == 422, query
         assert response.mimetype == "application/problem+json"
     unknown = client.get("/api/v1/ops/projections/operator-actions?projection=n", headers=admin)
     assert unknown.status_code == 404
