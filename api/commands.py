@@ -14,7 +14,6 @@ from api.access import (
     require_project_manager,
     require_task_manager,
     require_visible_project,
-    task_project,
 )
 from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
@@ -300,7 +299,7 @@ def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 @blp.response(200, TaskResultSchema)
 def complete_task(task_id: uuid.UUID) -> Response:
     """Mark a task completed."""
-    project_id = task_project(write_engine(), task_id)
+    project_id = require_task_manager(write_engine(), current_caller(), task_id)
     outcome, _ = runtime().execute(
         commands.CompleteTask(task_id=task_id, expected_version=expected_version())
     )
@@ -313,7 +312,7 @@ def complete_task(task_id: uuid.UUID) -> Response:
 @blp.response(200, TaskResultSchema)
 def reopen_task(task_id: uuid.UUID) -> Response:
     """Reopen a completed task."""
-    project_id = task_project(write_engine(), task_id)
+    project_id = require_task_manager(write_engine(), current_caller(), task_id)
     outcome, _ = runtime().execute(
         commands.ReopenTask(task_id=task_id, expected_version=expected_version())
     )

@@ -41,15 +41,15 @@ BIDI_AND_INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
 )
+# One pattern (the document can show one): a character that is not a space, and none that
+# is a control, a bidirectional control or invisible.
+_NAME_CHARACTER = f"[^\\x00-\\x1f\\x7f{BIDI_AND_INVISIBLE}]"
 Name = [
     validate.Length(min=1, max=200),
     Pattern(
-        r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f\s][^\x00-\x1f\x7f]*$",
-        error="A name has a character that is not a space and no control characters.",
-    ),
-    Pattern(
-        f"^[^{BIDI_AND_INVISIBLE}]*$",
-        error="Bidirectional controls and invisible characters are not allowed.",
+        f"^{_NAME_CHARACTER}*[^\\x00-\\x20\\x7f\\s{BIDI_AND_INVISIBLE}]{_NAME_CHARACTER}*$",
+        error="A name has a character that is not a space, and no control, bidirectional "
+        "or invisible characters.",
     ),
 ]
 Notes = [validate.Length(max=2000), NO_CONTROL_CHARACTERS]
@@ -137,11 +137,11 @@ class TokenListSchema(Schema):
 class CreateTokenSchema(BodySchema):
     name = fields.String(
         required=True,
-        validate=validate.And(
-            Name,
+        validate=[
+            *Name,
             validate.Length(max=100),
             validate.NoneOf([ENVIRONMENT_TOKEN_NAME], error="This name is reserved."),
-        ),
+        ],
     )
     expires_in_days = fields.Integer(
         load_default=None,
