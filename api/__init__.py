@@ -24,7 +24,7 @@ from api import (
 from api.auth import authenticate
 from api.errors import Problem, handle_http_exception, register_error_handlers
 from api.openapi import ProblemSchema, ProblemsPlugin, problem_responses
-from api.parsing import refuse_unknown_query_parameters
+from api.parsing import IsoWeekConverter, iso_week_parameter, refuse_unknown_query_parameters
 from api.runtime import Runtime
 from domain.settings import Settings
 from domain.store.db import Databases
@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["tally"] = runtime
 
+    app.url_map.converters["isoweek"] = IsoWeekConverter
     api = TallyApi(app, spec_kwargs={"extra_plugins": [ProblemsPlugin()]})
+    api.register_converter(IsoWeekConverter, iso_week_parameter)
     api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
     api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
     api.register_blueprint(lookups.blp, url_prefix=API_PREFIX)

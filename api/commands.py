@@ -431,18 +431,8 @@ def set_lock_date(body: dict[str, Any]) -> Response:
     return command_response(outcome, 200)
 
 
-def iso_week(week: str) -> str:
-    if not WEEK_PATTERN.fullmatch(week):
-        raise Problem(
-            422, "The week is not an ISO week.", errors={"week": ["An ISO week like 2026-W48."]}
-        )
-    return week
-
-
-WEEK_PATTERN = re.compile(r"\d{4}-W\d{2}")
-
-
-@blp.route("/timesheets/<uuid:person_id>/<week>/submit", methods=["POST"])
+@blp.route("/timesheets/<uuid:person_id>/<isoweek:week>/submit", methods=["POST"])
+@problems(403)
 @blp.response(200, CommandResultSchema)
 def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
     """Submit a person's week: their draft entries of it become submitted together (the
@@ -451,28 +441,25 @@ def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
     if not caller.is_admin and caller.person_id != person_id:
         raise Problem(403, "Submit your own week (only an admin submits others').")
     outcome, _ = runtime().execute(
-        commands.SubmitTimesheet(
-            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
-        )
+        commands.SubmitTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
     )
     return command_response(outcome, 200)
 
 
-@blp.route("/timesheets/<uuid:person_id>/<week>/approve", methods=["POST"])
+@blp.route("/timesheets/<uuid:person_id>/<isoweek:week>/approve", methods=["POST"])
+@roles("admin", "manager")
 @blp.response(200, CommandResultSchema)
 def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
     """Approve a submitted week: an admin all its submitted entries, a manager those on the
     projects they manage (409 when there are none)."""
     caller = require_role("admin", "manager")
     outcome, _ = runtime().execute(
-        commands.ApproveTimesheet(
-            person_id=person_id, week=iso_week(week), actor_id=caller.person_id
-        )
+        commands.ApproveTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
     )
     return command_response(outcome, 200)
 
 
-@blp.route("/timesheets/<uuid:person_id>/<week>/reject", methods=["POST"])
+@blp.route("/timesheets/<uuid:person_id>/<isoweek:week>/reject", methods=["POST"])
 @roles("admin", "manager")
 @blp.arguments(RejectTimesheetSchema)
 @blp.response(200, CommandResultSchema)
@@ -482,7 +469,7 @@ def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> R
     outcome, _ = runtime().execute(
         commands.RejectTimesheet(
             person_id=person_id,
-            week=iso_week(week),
+            week=week,
             reason=body["reason"].strip(),
             actor_id=caller.person_id,
         )
@@ -491,6 +478,7 @@ def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> R
 
 
 @blp.route("/people/<uuid:person_id>/archive", methods=["POST"])
+@roles("admin")
 @blp.response(200, CommandResultSchema)
 def archive_person(person_id: uuid.UUID) -> Response:
     """Archive a person (admins): they log no time and their tokens stop working; their
@@ -499,6 +487,7 @@ def archive_person(person_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people/<uuid:person_id>/restore", methods=["POST"])
+@roles("admin")
 @blp.response(200, CommandResultSchema)
 def restore_person(person_id: uuid.UUID) -> Response:
     """Restore an archived person (admins)."""
@@ -506,6 +495,7 @@ def restore_person(person_id: uuid.UUID) -> Response:
 
 
 @blp.route("/clients/<uuid:client_id>/archive", methods=["POST"])
+@roles("admin")
 @blp.response(200, CommandResultSchema)
 def archive_client(client_id: uuid.UUID) -> Response:
     """Archive a client (admins): it gets no new projects."""
@@ -513,6 +503,7 @@ def archive_client(client_id: uuid.UUID) -> Response:
 
 
 @blp.route("/clients/<uuid:client_id>/restore", methods=["POST"])
+@roles("admin")
 @blp.response(200, CommandResultSchema)
 def restore_client(client_id: uuid.UUID) -> Response:
     """Restore an archived client (admins)."""
@@ -520,6 +511,7 @@ def restore_client(client_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/archive", methods=["POST"])
+@problems(403)
 @blp.response(200, CommandResultSchema)
 def archive_project(project_id: uuid.UUID) -> Response:
     """Archive a project (admins, or its manager): it takes no time; lists hide it unless
@@ -529,6 +521,7 @@ def archive_project(project_id: uuid.UUID) -> Response:
 
 
 @blp.route("/projects/<uuid:project_id>/restore", methods=["POST"])
+@problems(403)
 @blp.response(200, CommandResultSchema)
 def restore_project(project_id: uuid.UUID) -> Response:
     """Restore an archived project (admins, or its manager)."""

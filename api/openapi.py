@@ -46,6 +46,11 @@ class ProblemSchema(Schema):
         values=fields.String(),
         metadata={"description": "GET /ready only: each dependency and what it answered."},
     )
+    head = fields.Integer(
+        metadata={
+            "description": "A `min_position` beyond the event log's head only (409): the head."
+        }
+    )
 
 
 DESCRIPTIONS = {

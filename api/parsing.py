@@ -4,6 +4,7 @@ large for a double, and nesting deeper than 1,024 levels. Each is a 400 "Invalid
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ import flask_smorest
 import orjson
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.routing import BaseConverter, ValidationError
 
 from api.errors import Problem
 
@@ -55,3 +57,22 @@ def refuse_unknown_query_parameters(view: Callable[..., Any] | None) -> None:
         "This operation takes no query parameters.",
         errors={name: ["Unknown field."] for name in flask.request.args},
     )
+
+
+class IsoWeekConverter(BaseConverter):
+    """An ISO week in a path, like 2026-W48; one that does not exist (2027-W53) matches no
+    route, so it answers 404 like any other path naming nothing."""
+
+    regex = r"\d{4}-W\d{2}"
+
+    def to_python(self, value: str) -> str:
+        year, _, number = value.partition("-W")
+        try:
+            dt.date.fromisocalendar(int(year), int(number), 1)
+        except ValueError as error:
+            raise ValidationError() from error
+        return value
+
+
+def iso_week_parameter(converter: IsoWeekConverter) -> dict[str, str]:
+    return {"type": "string", "pattern": rf"^{IsoWeekConverter.regex}$", "example": "2026-W48"}

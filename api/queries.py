@@ -188,6 +188,7 @@ def list_time_entries(args: dict[str, Any]) -> Reply | Response:
 
 
 @blp.route("/timesheets", methods=["GET"])
+@problems(409)
 @blp.arguments(TimesheetQuerySchema, location="query")
 @blp.response(200, TimesheetPageSchema)
 def list_timesheets(args: dict[str, Any]) -> Reply:
@@ -248,6 +249,7 @@ def revenue_report(args: dict[str, Any]) -> Reply | Response:
 
 @blp.route("/reports/profitability", methods=["GET"])
 @roles("admin", "manager")
+@problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, ProfitabilityPageSchema)
 def profitability_report(args: dict[str, Any]) -> Reply:
@@ -290,6 +292,7 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
 
 
 @blp.route("/settings/lock-date", methods=["GET"])
+@problems(409)
 @blp.arguments(MinPositionSchema, location="query")
 @blp.response(200, LockDateViewSchema)
 def lock_date(args: dict[str, Any]) -> Reply:

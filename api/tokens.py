@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from api.auth import current_caller, issue_token, list_tokens, require_role, revoke_token
 from api.errors import Problem
+from api.openapi import roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import CreateTokenSchema, TokenCreatedSchema, TokenListSchema
@@ -58,6 +59,7 @@ def revoke_my_token(token_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["GET"])
+@roles("admin")
 @blp.response(200, TokenListSchema)
 def person_tokens(person_id: uuid.UUID) -> dict[str, Any]:
     """A person's tokens (admin)."""
@@ -66,6 +68,7 @@ def person_tokens(person_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["POST"])
+@roles("admin")
 @blp.arguments(CreateTokenSchema)
 @blp.response(201, TokenCreatedSchema)
 def create_person_token(body: dict[str, Any], person_id: uuid.UUID) -> Response:
@@ -97,6 +100,7 @@ def create_person_token(body: dict[str, Any], person_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people/<uuid:person_id>/tokens/<uuid:token_id>", methods=["DELETE"])
+@roles("admin")
 @blp.response(204)
 def revoke_person_token(person_id: uuid.UUID, token_id: uuid.UUID) -> Response:
     """Revoke a person's token (admin)."""

@@ -295,8 +295,8 @@ CASES: list[tuple[str, str, str, str, Any, dict[str, str], int]] = [
     ("notes over 2000", "as_ann", "POST", "/time-entries", "log_long_notes", {}, 422),
     ("billable as a string", "as_ann", "POST", "/time-entries", "log_billable_yes", {}, 422),
     ("a task of another project", "as_ann", "POST", "/time-entries", "log_other_task", {}, 404),
-    ("a date before the project", "as_ann", "POST", "/time-entries", "log_before_start", {}, 422),
-    ("a date in 1900", "as_ann", "POST", "/time-entries", "log_1900", {}, 422),
+    ("a date before the project", "as_ann", "POST", "/time-entries", "log_before_start", {}, 409),
+    ("a date in 1900", "as_ann", "POST", "/time-entries", "log_1900", {}, 409),
     (
         "amending to a date before the project",
         "as_ann",
@@ -304,7 +304,7 @@ CASES: list[tuple[str, str, str, str, Any, dict[str, str], int]] = [
         "/time-entries/{entry}",
         {"date": "2025-12-31"},
         {},
-        422,
+        409,
     ),
     (
         "an unknown client",
@@ -642,7 +642,7 @@ def test_time_is_logged_up_to_the_configured_days_ahead_of_today(
                 json=body | {"date": too_late.isoformat()},
                 headers=bearer(mia),
             )
-            assert refused.status_code == 422
+            assert refused.status_code == 409  # valid by the document, refused by the day
             assert refused.mimetype == "application/problem+json"
             assert list(refused.get_json()["errors"]) == ["date"]
             assert events(stack) == before

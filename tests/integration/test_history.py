@@ -97,9 +97,9 @@ def test_a_time_entrys_history_after_amend_reject_and_approve(
         "amount_cents": {"before": 20000, "after": 30000},
         "hours_hundredths": {"before": 200, "after": 300},
     }
-    assert items[2]["changes"] == {"status": {"before": "submitted", "after": "rejected"}}
+    assert items[2]["changes"] == {"status": {"before": "draft", "after": "rejected"}}
     assert items[2]["reason"] == "Wrong project"
-    assert items[3]["changes"]["status"] == {"before": "rejected", "after": "submitted"}
+    assert items[3]["changes"]["status"] == {"before": "rejected", "after": "draft"}
     assert items[3]["changes"]["notes"] == {"before": None, "after": "Moved"}
     assert items[4]["reason"] is None and items[4]["at"] >= items[0]["at"]
     first_two = get(client, f"/time-entries/{story['entry']}/history?limit=2", admin)

@@ -132,10 +132,11 @@ def test_a_week_submitted_approved_rejected_and_resubmitted(
     assert sheet(client, bearer(ned), "") == []  # members see their own weeks only
     assert Scenario(stack.databases).drift() == {}
 
-    bad = client.post(f"/api/v1/timesheets/{ann['id']}/2026-48/submit", headers=bearer(ann))
-    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    for bad_week in ("2026-48", "2027-W53"):  # not a week, and a week 2027 does not have
+        bad = client.post(f"/api/v1/timesheets/{ann['id']}/{bad_week}/submit", headers=bearer(ann))
+        assert bad.status_code == 404 and bad.mimetype == "application/problem+json"
     bad_query = client.get("/api/v1/timesheets?status=done", headers=admin)
-    assert bad_query.status_code == 400
+    assert bad_query.status_code == 422
 
 
 def test_nobody_approves_their_own_week_and_a_locked_week_is_not_submitted(
