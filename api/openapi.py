@@ -116,7 +116,8 @@ QUERY_TAGS = {"queries", "lookups"}
 
 class ProblemsPlugin(BasePlugin):
     """Adds to every operation the statuses and headers its shape implies, and to a schema
-    what marshmallow cannot say (a class attribute OPENAPI, like {"minProperties": 1})."""
+    what marshmallow cannot say (a class attribute OPENAPI, like {"minProperties": 1} or an
+    example)."""
 
     def schema_helper(
         self, name: str, definition: dict[str, Any], schema: Any = None, **_: Any

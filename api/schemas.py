@@ -73,6 +73,7 @@ class QuerySchema(Schema):
 
 
 class RegisterClientSchema(BodySchema):
+    OPENAPI = {"example": {"name": "Acme"}}  # noqa: RUF012 (read by api/openapi.py)
     name = fields.String(required=True, validate=Name)
 
 
@@ -81,6 +82,16 @@ class RenameClientSchema(BodySchema):
 
 
 class RegisterPersonSchema(BodySchema):
+    OPENAPI = {  # noqa: RUF012 (read by api/openapi.py)
+        "example": {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "email": "ann@example.com",
+            "role": "member",
+            "weekly_capacity_hours": 40,
+            "default_bill_rate": "120.00",
+        }
+    }
     first_name = fields.String(required=True, validate=Name)
     last_name = fields.String(required=True, validate=Name)
     email = fields.Email(required=True, validate=validate.Length(max=320))
@@ -91,6 +102,17 @@ class RegisterPersonSchema(BodySchema):
 
 
 class CreateProjectSchema(BodySchema):
+    OPENAPI = {  # noqa: RUF012 (read by api/openapi.py)
+        "example": {
+            "name": "Website relaunch",
+            "client_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "manager_id": "9b2f1c5e-3d4a-4b8e-a1f0-2c6d7e8f9a0b",
+            "start_date": "2026-11-02",
+            "end_date": "2027-03-31",
+            "budget": "25000.00",
+            "default_bill_rate": "120.00",
+        }
+    }
     name = fields.String(required=True, validate=Name)
     client_id = fields.UUID(required=True)
     manager_id = fields.UUID(required=True)
@@ -261,6 +283,16 @@ class AddTaskSchema(BodySchema):
 
 
 class LogTimeSchema(BodySchema):
+    OPENAPI = {  # noqa: RUF012 (read by api/openapi.py)
+        "example": {
+            "project_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "person_id": "9b2f1c5e-3d4a-4b8e-a1f0-2c6d7e8f9a0b",
+            "date": "2026-11-30",
+            "hours": 7.5,
+            "billable": True,
+            "notes": "Design review",
+        }
+    }
     project_id = fields.UUID(required=True)
     person_id = fields.UUID(required=True)
     date = fields.Date(required=True)
@@ -279,6 +311,7 @@ class AmendTimeEntrySchema(AtLeastOneField):
 
 
 class RejectTimeEntrySchema(BodySchema):
+    OPENAPI = {"example": {"reason": "Log this on the Relaunch project."}}  # noqa: RUF012
     reason = fields.String(
         required=True,
         validate=Reason,

@@ -159,8 +159,15 @@ def schemathesis_run(base: str, token: str, cursors: dict[str, Any], report: Pat
         "-H", f"Authorization: Bearer {token}",
     ]  # fmt: skip
     report.mkdir(parents=True)
+    # Its cache goes to the report folder, not the working tree.
     finished = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+        command,
+        env=env,
+        cwd=report,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
     )
     (report / "output.txt").write_text(finished.stdout + finished.stderr)
     assert finished.returncode == 0, finished.stdout[-20000:] + finished.stderr[-3000:]

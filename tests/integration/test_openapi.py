@@ -109,3 +109,4 @@ def test_errors_are_problem_json_and_headers_are_documented(client) -> None:  # 
     notes = spec["components"]["schemas"]["LogTime"]["properties"]["notes"]
     assert notes["maxLength"] == 2000
     assert spec["components"]["schemas"]["AmendTimeEntry"]["minProperties"] == 1
+    assert spec["components"]["schemas"]["LogTime"]["example"]["hours"] == 7.5
