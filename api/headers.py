@@ -11,9 +11,11 @@ EVERYWHERE = {
 }
 # JSON and Prometheus text render nothing; if a browser ever shows one, it may load nothing.
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
-# /docs is one page with an inline stylesheet and no script.
+# /docs is Swagger UI: its own scripts, stylesheet and images from this server (no inline
+# script), inline styles (it sets style attributes), and calls to this API ("Try it out").
 DOCS_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
 # Every other response may carry a token or personal data: no cache keeps a copy.
