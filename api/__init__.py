@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     app.register_blueprint(metrics.blp)
     register_error_handlers(app)
+    queries.install(app)
 
     @app.before_request
     def _guard_api() -> Response | None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response
+from flask import Flask, Response, g
 from marshmallow import Schema
 from sqlalchemy import Connection
 
@@ -51,13 +51,18 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
     if target is None:
         return
     rt = runtime()
-    if engine.checkpoint_position(rt.databases, projection) >= target:
+    checkpoint = engine.checkpoint_position(rt.databases, projection)
+    if checkpoint >= target:
         return
     head = engine.head_position(rt.databases)
     if target > head:
         # 409 as the document's rule says: valid by the document, refused by the state.
         message = f"Position {target} is beyond the event log's head ({head})."
         raise Problem(409, message, errors={"min_position": [message]}, extra={"head": head})
+    if not engine.concerns_range(rt.databases, projection, checkpoint, target):
+        # Nothing up to target changes this read model: it already answers as of target.
+        g.current_as_of = target
+        return
     with rt.waiters.slot() as may_wait:
         if not may_wait:
             raise Problem(
@@ -77,6 +82,19 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
             f"The {projection} read model has not reached position {target} yet.",
             headers={"Retry-After": "1"},
         )
+
+
+def report_current_position(response: Response) -> Response:
+    """X-Projection-Position is at least the min_position a read was found current at."""
+    floor = g.get("current_as_of")
+    reported = response.headers.get("X-Projection-Position")
+    if floor is not None and reported is not None and int(reported) < floor:
+        response.headers["X-Projection-Position"] = str(floor)
+    return response
+
+
+def install(app: Flask) -> None:
+    app.after_request(report_current_position)
 
 
 def read_connection() -> Connection:

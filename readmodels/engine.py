@@ -107,6 +107,12 @@ def checkpoint_position(dbs: Databases, name: str) -> int:
         return checkpoint_of(conn, name)
 
 
+def concerns_range(dbs: Databases, name: str, after: int, upto: int) -> bool:
+    """Whether the log holds an event this projection applies with after < position <= upto."""
+    with dbs.write_autocommit.connect() as conn:
+        return event_log.any_in_range(conn, after, upto, PROJECTIONS[name].event_types)
+
+
 def checkpoint_of(conn: Connection, name: str) -> int:
     return conn.execute(
         select(projection_checkpoints.c.position).where(projection_checkpoints.c.name == name)

@@ -143,6 +143,20 @@ def _range_query(event_types: frozenset[str]) -> Select[Any]:
     )
 
 
+def any_in_range(connection: Connection, after: int, upto: int, event_types: Iterable[str]) -> bool:
+    """Whether any event of these types lies in after < position <= upto."""
+    statement = select(
+        select(event_log.c.position)
+        .where(
+            event_log.c.position > after,
+            event_log.c.position <= upto,
+            of_types(event_types),
+        )
+        .exists()
+    )
+    return bool(connection.execute(statement).scalar_one())
+
+
 def of_types(event_types: Iterable[str]) -> ColumnElement[bool]:
     """event_type IN these types, one bound parameter each. A list given to in_() becomes an
     expanding parameter, whose SQL is rendered again at every execution even when the statement

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask.testing import FlaskClient
 
-from readmodels.engine import checkpoint_position, head_position
+from domain import commands
+from readmodels.engine import catch_up, checkpoint_position
+from readmodels.registry import PROJECTIONS
+from tests.e2e.conftest import Commands
 from tests.support.api import create_client, create_person, create_project
 from tests.support.stack import Process, Stack, start_worker, wait_until
 
@@ -56,20 +61,39 @@ def test_events_committed_while_no_worker_runs_are_projected_once_one_starts(
 
 
 def test_min_position_wakes_a_projection_that_no_command_woke(
-    client: FlaskClient, admin: dict[str, str], stack: Stack, worker: Process
+    client: FlaskClient, admin: dict[str, str], worker: Process, run_commands: Commands
 ) -> None:
-    # ClientRegistered is nothing to the utilization report, so the command does not wake it,
-    # and no beat runs here to sweep: only the read asking for the position can.
-    admin_registered = head_position(stack.databases)
-    wait_until(lambda: checkpoint_position(stack.databases, "utilization") >= admin_registered)
+    client_id = create_client(client, admin, "Acme")
+    manager_id = create_person(client, admin, "ann@example.com")["id"]
+    project = create_project(client, admin, client_id, manager_id)
+    # As if Redis had been down when the command committed: its wakeup never left.
+    renamed = run_commands.run(
+        commands.RenameClient(client_id=uuid.UUID(client_id), name="Acme Holdings"), wake=False
+    )
+    dashboard = client.get(
+        f"/api/v1/projects/{project['id']}/dashboard?min_position={renamed.position}",
+        headers=admin,
+    )
+    assert dashboard.status_code == 200, dashboard.get_json()
+    assert dashboard.get_json()["client_name"] == "Acme Holdings"
+    assert int(dashboard.headers["X-Projection-Position"]) >= renamed.position
+    assert "catch_up project_dashboards" in worker.output()
+
+
+def test_min_position_answers_at_once_when_nothing_up_to_it_concerns_the_read_model(
+    client: FlaskClient, admin: dict[str, str], stack: Stack
+) -> None:
+    # No worker runs: ClientRegistered is nothing to the utilization report, so the report
+    # as it stands is the report as of that position.
+    catch_up(stack.databases, PROJECTIONS["utilization"])
+    before = checkpoint_position(stack.databases, "utilization")
     position = client.post("/api/v1/clients", json={"name": "Acme"}, headers=admin).get_json()[
         "position"
     ]
-    assert checkpoint_position(stack.databases, "utilization") < position
     report = client.get(
         f"/api/v1/reports/utilization?from=2026-01-05&to=2026-01-11&min_position={position}",
         headers=admin,
     )
     assert report.status_code == 200, report.get_json()
-    assert int(report.headers["X-Projection-Position"]) >= position
-    assert "catch_up utilization" in worker.output()
+    assert int(report.headers["X-Projection-Position"]) == position
+    assert checkpoint_position(stack.databases, "utilization") == before < position
