@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
-from api.auth import hash_token, new_token
+from api.auth import issue_token
 from bench.world import BENCH_WRITES_FROM, fresh_databases
 from domain import events
 from domain.money import entry_amount_cents
@@ -815,16 +815,12 @@ def open_firm(settings: Settings, scale: Scale, jobs: int) -> Firm:
         print(f"building the {scale.name} firm ({scale.entries:,} entries) ...", flush=True)
         databases = fresh_databases(settings)
         summary = build(settings, databases, scale, jobs)
-    token = new_token()
     with databases.write.begin() as conn:
         admin = conn.execute(
             text("SELECT id FROM people WHERE email = :email"), {"email": ADMIN_EMAIL}
         ).scalar_one()
         conn.execute(text("DELETE FROM api_tokens WHERE person_id = :id"), {"id": admin})
-        conn.execute(
-            text("INSERT INTO api_tokens VALUES (:hash, :id, now())"),
-            {"hash": hash_token(token), "id": admin},
-        )
+        token = issue_token(conn, admin, "bench").token
         team = [
             (row[0], row[1])
             for row in conn.execute(

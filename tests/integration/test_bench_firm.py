@@ -1,5 +1,6 @@
 """The bench's firm loader: its event log and write tables, bulk-loaded from one history,
-verify clean once the projections are rebuilt from the log (at a tiny scale)."""
+verify clean once the projections are rebuilt from the log (at a tiny scale); opened again,
+the firm is reused, with a fresh admin token each time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from api.auth import find_caller
 from bench import firm
 from domain.settings import Settings
 from domain.store import tables
+from domain.store.db import Databases
 from readmodels.tables import time_entry_rows
 from tests.support.services import own_database, require_postgres, require_redis
 
@@ -23,10 +26,11 @@ def test_the_tiny_firm_loads_rebuilds_and_verifies_clean(tmp_path: Path) -> None
         }
     )
     scale = firm.SCALES["tiny"]
-    databases = firm.fresh_databases(settings)
+    firm.fresh_databases(settings).dispose()
+    built = firm.open_firm(settings, scale, jobs=2)
+    databases, summary = built.databases, built.summary
     try:
-        summary = firm.build(settings, databases, scale, jobs=2)
-
+        assert built.built_now
         assert summary["verify"]["clean"]
         assert summary["deleted_entries"] > 0
         assert summary["entries"] + summary["deleted_entries"] == scale.entries
@@ -49,5 +53,18 @@ def test_the_tiny_firm_loads_rebuilds_and_verifies_clean(tmp_path: Path) -> None
             "ProjectClosed",
         } <= types
         assert firm.cached(databases.write, scale) == summary
+        assert _role_of(databases, built.token) == "admin"
     finally:
         databases.dispose()
+    reopened = firm.open_firm(settings, scale, jobs=2)
+    try:
+        assert not reopened.built_now and reopened.summary == summary
+        assert _role_of(reopened.databases, reopened.token) == "admin"
+        assert _role_of(reopened.databases, built.token) is None
+    finally:
+        reopened.databases.dispose()
+
+
+def _role_of(databases: Databases, token: str) -> str | None:
+    caller = find_caller(databases.write, token)
+    return None if caller is None else caller.role
