@@ -217,5 +217,8 @@ def crud_log_time() -> tuple[Response, int]:
         task_id=body["task_id"],
         notes=body["notes"],
     )
-    outcome = handlers.handle(command, CrudUnitOfWork(runtime().databases.write))
+    rt = runtime()
+    outcome = handlers.handle(
+        command, CrudUnitOfWork(rt.databases.write, policy=rt.settings.policy)
+    )
     return jsonify({"id": str(outcome.id), "version": outcome.version, "position": None}), 201

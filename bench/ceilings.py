@@ -1,5 +1,5 @@
 """Reference ceilings: the least an app can do for the same request, run under the same
-gunicorn settings as `tally serve`. Flask and psycopg, one connection per process, no
+gunicorn settings as `tally serve`. Flask and psycopg, one connection per server thread, no
 validation, no authentication, no ORM: what this machine gives a Python web app.
 
 - read: the dashboard row by primary key from the same read-model table, as JSON.
@@ -9,6 +9,7 @@ validation, no authentication, no ORM: what this machine gives a Python web app.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from typing import Any
 
@@ -21,9 +22,10 @@ WRITES_TABLE = """CREATE TABLE IF NOT EXISTS bench_ceiling_writes (
     hours_hundredths integer NOT NULL, billable boolean NOT NULL)"""
 
 
-class Connection:
-    """One autocommit psycopg connection per process, opened at the first request (after the
-    fork)."""
+class Connection(threading.local):
+    """One autocommit psycopg connection per server thread, opened at its first request
+    (after the fork): `tally serve`'s gunicorn worker runs threads, and one connection
+    shared by them would serialize their requests."""
 
     def __init__(self) -> None:
         self.connection: psycopg.Connection[Any] | None = None

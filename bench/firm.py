@@ -31,11 +31,13 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 
 from api.auth import issue_token
-from bench.world import BENCH_WRITES_FROM, fresh_databases
-from domain import events
+from bench.world import BENCH_WRITE_DAYS, BENCH_WRITES_FROM, fresh_databases
+from domain import commands, events, handlers
 from domain.money import entry_amount_cents
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing
+from domain.store.unit_of_work import SqlUnitOfWork
+from readmodels.engine import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 
@@ -762,8 +764,37 @@ def environment(settings: Settings) -> dict[str, str]:
         "TALLY_READ_DATABASE_URL": settings.read_database_url,
         "TALLY_BROKER_URL": settings.broker_url,
         "TALLY_HOME_DIR": str(settings.home.parent),
+        "TALLY_MAX_FUTURE_DAYS": str(settings.max_future_days),
         "PYTHONPATH": str(ROOT),
     }
+
+
+def keep_open_through_bench_writes(settings: Settings, databases: Databases) -> None:
+    """The bench's own commands log time after the firm's history (world.BENCH_WRITES_FROM),
+    where every open project of the firm has ended: move their end dates past the bench's
+    last write day, through the domain (ProjectUpdated events, projected like any other).
+    Done once: a reused firm has nothing left to move."""
+    last_write_day = BENCH_WRITES_FROM + dt.timedelta(days=BENCH_WRITE_DAYS)
+    with databases.write.connect() as conn:
+        ending = (
+            conn.execute(
+                text(
+                    "SELECT id FROM projects WHERE status = 'open'"
+                    " AND end_date IS NOT NULL AND end_date < :last ORDER BY id"
+                ),
+                {"last": last_write_day},
+            )
+            .scalars()
+            .all()
+        )
+    for project_id in ending:
+        handlers.handle(
+            commands.UpdateProject(project_id=project_id, changes={"end_date": last_write_day}),
+            SqlUnitOfWork(databases.write, {"actor": None}, settings.policy),
+        )
+    if ending:
+        for projection in PROJECTIONS.values():
+            catch_up(databases, projection, time_slice=600)
 
 
 def projects_by_size(conn: Connection) -> list[tuple[uuid.UUID, int]]:
@@ -815,6 +846,7 @@ def open_firm(settings: Settings, scale: Scale, jobs: int) -> Firm:
         print(f"building the {scale.name} firm ({scale.entries:,} entries) ...", flush=True)
         databases = fresh_databases(settings)
         summary = build(settings, databases, scale, jobs)
+    keep_open_through_bench_writes(settings, databases)
     with databases.write.begin() as conn:
         admin = conn.execute(
             text("SELECT id FROM people WHERE email = :email"), {"email": ADMIN_EMAIL}

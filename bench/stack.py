@@ -26,6 +26,7 @@ from sqlalchemy import Engine, text
 
 from api import cli
 from bench import stats
+from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,9 +63,10 @@ def serve_argv(app: str, port: int) -> list[str]:
     """`tally serve`'s gunicorn command line with another app in place of Tally's: captured
     from the command itself, so the baselines follow its settings when they change."""
     captured: list[str] = []
-    workers = cli.build_parser().parse_args(["serve"]).workers
+    defaults = cli.build_parser().parse_args(["serve"])
+    settings = Settings.from_env({})
     with mock.patch.object(os, "execvp", lambda _file, argv: captured.extend(argv)):
-        cli.serve(port, workers)
+        cli.serve(settings, defaults.bind, port, defaults.workers, defaults.threads)
     tally_app = "api:create_app()"
     if tally_app not in captured:
         raise RuntimeError(f"tally serve's command line changed: {captured}")

@@ -84,12 +84,10 @@ class Stack:
         self._exit.close()
 
     def start_worker(self) -> None:
-        """Start `tally worker` and wait until it has caught every projection up (woken to
-        the head: commands made while it was stopped woke only a queue)."""
+        """Start `tally worker` and wait until it has caught every projection up."""
         if self.worker is None:
             self.worker = stack.start("worker", stack.tally_worker_argv(), self.env, self.folder)
             stack.wait_for_log(self.worker, " ready.")
-            make_celery(self.firm.settings).delivery.wake(list(PROJECTIONS), self._head())
             self.settle()
 
     def stop_worker(self) -> None:
@@ -102,9 +100,15 @@ class Stack:
             return int(conn.execute(select(func.max(tables.event_log.c.position))).scalar_one())
 
     def settle(self, timeout: float = 600) -> None:
-        """Wait until every projection has reached the head of the log."""
+        """Wait until every projection has reached the head of the log, a worker running.
+        Each is woken to the head first: commands wake only the projections their events
+        concern (and none while the worker was stopped), and no beat sweeps here."""
+        if self.worker is None:
+            self.start_worker()
+            return
         dbs = self.firm.databases
         head = self._head()
+        make_celery(self.firm.settings).delivery.wake(list(PROJECTIONS), head)
         deadline = time.monotonic() + timeout
         query = select(func.min(projection_checkpoints.c.position))
         with dbs.read_autocommit.connect() as conn:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing, is_sqlite
+from domain.store.unit_of_work import SqlUnitOfWork
 from migrations import upgrade
 from readmodels.engine import ensure_checkpoints
 
@@ -18,6 +19,9 @@ from readmodels.engine import ensure_checkpoints
 # reports and project sizes stay as built however many runs it has served.
 BENCH_WRITES_FROM = dt.date(2027, 3, 1)
 BENCH_WRITE_DAYS = 3 * 365
+# The firm's history runs into 2027 and the bench's commands after it: entries that far
+# ahead of today must be accepted (TALLY_MAX_FUTURE_DAYS) by every bench process.
+BENCH_MAX_FUTURE_DAYS = 10 * 365
 
 
 @dataclass
@@ -26,6 +30,9 @@ class World:
     databases: Databases
     projects: list[uuid.UUID]
     team: list[tuple[uuid.UUID, uuid.UUID]]  # (project, member) pairs that may log time
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.databases.write, policy=self.settings.policy)
 
 
 def fresh_databases(settings: Settings) -> Databases:

@@ -4,12 +4,13 @@ the firm is reused, with a fresh admin token each time."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from api.auth import find_caller
-from bench import firm
+from bench import firm, world
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
@@ -35,9 +36,20 @@ def test_the_tiny_firm_loads_rebuilds_and_verifies_clean(tmp_path: Path) -> None
         assert summary["deleted_entries"] > 0
         assert summary["entries"] + summary["deleted_entries"] == scale.entries
         with databases.write.connect() as conn:
+            # Opening the firm moved its open projects' end dates past the bench's writes.
+            open_ends = set(
+                conn.execute(
+                    select(tables.projects.c.end_date).where(tables.projects.c.status == "open")
+                ).scalars()
+            )
+            extended = conn.execute(
+                select(func.count())
+                .select_from(tables.event_log)
+                .where(tables.event_log.c.position > summary["events"])
+            ).scalar()
             assert (
                 conn.execute(select(func.count()).select_from(tables.event_log)).scalar()
-                == (summary["events"])
+                == summary["events"] + extended
             )
             types = set(conn.execute(select(tables.event_log.c.event_type).distinct()).scalars())
             rows = conn.execute(select(func.count()).select_from(time_entry_rows)).scalar()
@@ -52,6 +64,8 @@ def test_the_tiny_firm_loads_rebuilds_and_verifies_clean(tmp_path: Path) -> None
             "PersonUpdated",
             "ProjectClosed",
         } <= types
+        assert open_ends == {world.BENCH_WRITES_FROM + dt.timedelta(days=world.BENCH_WRITE_DAYS)}
+        assert extended > 0
         assert firm.cached(databases.write, scale) == summary
         assert _role_of(databases, built.token) == "admin"
     finally:
