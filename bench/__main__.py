@@ -453,9 +453,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--database-url",
-        default=os.environ.get(
-            "TALLY_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tally_bench"
-        ),
+        default=os.environ.get("TALLY_BENCH_DATABASE_URL"),
+        help="default: database tally_bench on 127.0.0.1:5432 for the full firm, "
+        "tally_bench_<scale> for the others (building one firm never drops another)",
     )
     parser.add_argument(
         "--redis-url", default=os.environ.get("TALLY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
@@ -478,7 +478,7 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="tally-bench-")
     settings = Settings.from_env(
         {
-            "TALLY_DATABASE_URL": args.database_url,
+            "TALLY_DATABASE_URL": args.database_url or bench_database_url(scale),
             "TALLY_BROKER_URL": args.redis_url,
             "TALLY_HOME_DIR": home,
             "TALLY_MAX_FUTURE_DAYS": str(world.BENCH_MAX_FUTURE_DAYS),
@@ -535,6 +535,11 @@ def main() -> int:
     Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.json}")
     return 0
+
+
+def bench_database_url(scale: firm.Scale) -> str:
+    name = "tally_bench" if scale.name == "full" else f"tally_bench_{scale.name}"
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def _section(report: dict[str, Any], name: str, run: Callable[[], dict[str, Any]]) -> None:
