@@ -37,7 +37,9 @@ from api.schemas import (
     UtilizationPageSchema,
     UtilizationRowSchema,
 )
-from readmodels import engine, queries
+from readmodels import queries
+from readmodels.catchup.checkpoints import checkpoint_position, concerns_range, head_position
+from readmodels.catchup.loop import wait_for_position
 
 blp = Blueprint("queries", __name__, description="Queries: served from the read models.")
 
@@ -51,15 +53,15 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
     if target is None:
         return
     rt = runtime()
-    checkpoint = engine.checkpoint_position(rt.databases, projection)
+    checkpoint = checkpoint_position(rt.databases, projection)
     if checkpoint >= target:
         return
-    head = engine.head_position(rt.databases)
+    head = head_position(rt.databases)
     if target > head:
         # 409 as the document's rule says: valid by the document, refused by the state.
         message = f"Position {target} is beyond the event log's head ({head})."
         raise Problem(409, message, errors={"min_position": [message]}, extra={"head": head})
-    if not engine.concerns_range(rt.databases, projection, checkpoint, target):
+    if not concerns_range(rt.databases, projection, checkpoint, target):
         # Nothing up to target changes this read model: it already answers as of target.
         g.current_as_of = target
         return
@@ -73,7 +75,7 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
         # Commands wake only the projections their events concern, so the events before
         # target may hold nothing for this one and no catch-up be coming: ask for one.
         rt.delivery.wake([projection], target)
-        reached = engine.wait_for_position(
+        reached = wait_for_position(
             rt.databases, projection, target, rt.settings.min_position_timeout
         )
     if reached is None:

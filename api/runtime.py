@@ -20,7 +20,7 @@ from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels import engine
+from readmodels.catchup.loop import catch_up
 from readmodels.registry import affected_by
 from workers.celery_app import TallyCelery
 from workers.delivery import BackgroundWaker
@@ -64,7 +64,7 @@ class Runtime:
         to_wake = []
         for projection in affected_by(outcome.event_types):
             if projection.critical_event_types & outcome.event_types:
-                result = engine.catch_up(
+                result = catch_up(
                     self.databases,
                     projection,
                     lock_timeout=self.settings.sync_timeout,

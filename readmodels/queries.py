@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Select, select, tuple_
 
 from domain.money import round_half_up_div
-from readmodels.engine import checkpoint_of
+from readmodels.catchup.checkpoints import checkpoint_of
 from readmodels.tables import (
     budget_burn,
     client_revenue,

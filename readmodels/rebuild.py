@@ -14,15 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, or_, text, update
 
-from domain.store.db import Databases, is_sqlite
-from readmodels.engine import (
-    BATCH_SIZE,
-    batch_connections,
-    catch_up,
-    locked_checkpoint,
-    now,
-    read_window,
-)
+from domain.store.db import Databases, is_sqlite, utc_now
+from readmodels.catchup.batch import BATCH_SIZE
+from readmodels.catchup.checkpoints import batch_connections, locked_checkpoint, read_window
+from readmodels.catchup.loop import catch_up
 from readmodels.projection import SHADOW_SUFFIX, Projection, TableSet
 from readmodels.tables import parked_events, projection_checkpoints
 
@@ -48,7 +43,7 @@ class RebuildResult:
 def rebuild(
     dbs: Databases, projection: Projection, batch_size: int = REBUILD_BATCH_SIZE
 ) -> RebuildResult:
-    started = now()
+    started = utc_now()
     _claim(dbs, projection)
     shadow = projection.shadow_tables()
     try:
@@ -67,7 +62,7 @@ def rebuild(
                     conn.execute(
                         update(projection_checkpoints)
                         .where(projection_checkpoints.c.name == projection.name)
-                        .values(rebuild_heartbeat_at=now())
+                        .values(rebuild_heartbeat_at=utc_now())
                     )
                 applied += count
             with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn) as (
@@ -91,8 +86,8 @@ def rebuild(
                         position=position,
                         version=projection.version,
                         status="ok",
-                        updated_at=now(),
-                        last_progress_at=now(),
+                        updated_at=utc_now(),
+                        last_progress_at=utc_now(),
                         failing_position=None,
                         failing_attempts=0,
                         retry_at=None,
@@ -105,13 +100,13 @@ def rebuild(
         raise
     # Catch-ups that found the checkpoint locked during the swap left their work to us.
     catch_up(dbs, projection)
-    seconds = (now() - started).total_seconds()
+    seconds = (utc_now() - started).total_seconds()
     log.info("rebuilt %s: %d events in %.1f s", projection.name, applied, seconds)
     return RebuildResult(projection.name, position, applied, seconds)
 
 
 def _claim(dbs: Databases, projection: Projection) -> None:
-    stale = now() - STALE_REBUILD
+    stale = utc_now() - STALE_REBUILD
     with dbs.read.begin() as conn:
         claimed = conn.execute(
             update(projection_checkpoints)
@@ -123,7 +118,7 @@ def _claim(dbs: Databases, projection: Projection) -> None:
                     projection_checkpoints.c.rebuild_heartbeat_at < stale,
                 ),
             )
-            .values(status="rebuilding", rebuild_heartbeat_at=now())
+            .values(status="rebuilding", rebuild_heartbeat_at=utc_now())
         ).rowcount
     if claimed != 1:
         raise RebuildInProgress(projection.name)
@@ -177,6 +172,6 @@ def _abandon(dbs: Databases, projection: Projection, shadow: TableSet, error: Ex
                 status="ok",
                 rebuild_heartbeat_at=None,
                 last_error=f"rebuild failed: {error!r}"[:4000],
-                last_error_at=now(),
+                last_error_at=utc_now(),
             )
         )

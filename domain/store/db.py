@@ -170,6 +170,10 @@ class Databases:
             self.read.dispose()
 
 
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands timestamps back without their zone; they are UTC."""
     if value is not None and value.tzinfo is None:

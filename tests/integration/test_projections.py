@@ -8,7 +8,7 @@ import time
 import pytest
 
 from domain import commands
-from readmodels import engine
+from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.verify import verify
@@ -107,12 +107,12 @@ def test_a_catch_up_lingers_only_after_a_batch_that_reached_the_head(
     monkeypatch.setattr(time, "sleep", pauses.append)
 
     # A backlog of several batches: no wait between them, one after the batch at the head.
-    result = engine.catch_up(stack.databases, budget_burn, batch_size=2, linger=0.05)
+    result = catch_up(stack.databases, budget_burn, batch_size=2, linger=0.05)
     assert result.caught_up
     assert pauses == [0.05]
 
     s.log(project, ann, MONDAY + dt.timedelta(days=5), 100)
-    result = engine.catch_up(stack.databases, budget_burn)
+    result = catch_up(stack.databases, budget_burn)
     assert result.caught_up and result.applied == 1
     assert pauses == [0.05]  # no linger unless asked (the sync path never asks)
     assert verify(stack.databases, "budget_burn").clean
