@@ -16,11 +16,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, delete
 
+from domain import events
 from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels.projection import TableSet, conflict_insert
 
-COUNTED = COUNTED_STATUSES
+TIME_ENTRY_EVENTS: frozenset[type[events.Event]] = frozenset(
+    {
+        events.TimeLogged,
+        events.TimeEntryAmended,
+        events.TimeEntryDeleted,
+        events.TimeEntrySubmitted,
+        events.TimeEntryApproved,
+        events.TimeEntryRejected,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class Contribution:
 
 
 def counts(snapshot: Mapping[str, Any] | None) -> bool:
-    return snapshot is not None and snapshot["status"] in COUNTED
+    return snapshot is not None and snapshot["status"] in COUNTED_STATUSES
 
 
 def contribution(snapshot: Mapping[str, Any]) -> Contribution:

@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
+from domain import events
 from domain.money import round_half_up_div
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import changes
+from readmodels.contributions import TIME_ENTRY_EVENTS, changes
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
@@ -243,18 +244,6 @@ def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> Non
     _count_tasks(conn, t, event, 1, -1)
 
 
-TIME_ENTRY_EVENTS = frozenset(
-    {
-        "TimeLogged",
-        "TimeEntryAmended",
-        "TimeEntryDeleted",
-        "TimeEntrySubmitted",
-        "TimeEntryApproved",
-        "TimeEntryRejected",
-    }
-)
-
-
 class ProjectTotals:
     """Folds time-entry changes into per-project differences of hours and billed amounts."""
 
@@ -326,25 +315,25 @@ projection = Projection(
         tables.project_dashboards__team,
     ),
     handlers={
-        "ClientRegistered": on_client_registered,
-        "ClientRenamed": on_client_renamed,
-        "PersonRegistered": on_person_registered,
-        "PersonUpdated": on_person_updated,
-        "ProjectCreated": on_project_created,
-        "ProjectUpdated": on_project_updated,
-        "ProjectClosed": on_project_closed,
-        "ProjectReopened": on_project_reopened,
-        "ProjectArchived": on_project_archived,
-        "ProjectRestored": on_project_restored,
-        "MemberAdded": on_member_added,
-        "MemberUpdated": on_member_added,
-        "MemberRemoved": on_member_removed,
-        "TaskAdded": on_task_added,
-        "TaskCompleted": on_task_completed,
-        "TaskReopened": on_task_reopened,
+        events.ClientRegistered: on_client_registered,
+        events.ClientRenamed: on_client_renamed,
+        events.PersonRegistered: on_person_registered,
+        events.PersonUpdated: on_person_updated,
+        events.ProjectCreated: on_project_created,
+        events.ProjectUpdated: on_project_updated,
+        events.ProjectClosed: on_project_closed,
+        events.ProjectReopened: on_project_reopened,
+        events.ProjectArchived: on_project_archived,
+        events.ProjectRestored: on_project_restored,
+        events.MemberAdded: on_member_added,
+        events.MemberUpdated: on_member_added,
+        events.MemberRemoved: on_member_removed,
+        events.TaskAdded: on_task_added,
+        events.TaskCompleted: on_task_completed,
+        events.TaskReopened: on_task_reopened,
     },
     key=key_by("project_id"),
-    critical_event_types=frozenset({"ProjectCreated"}),
+    critical_events=frozenset({events.ProjectCreated}),
     fold=ProjectTotals,
     folded=TIME_ENTRY_EVENTS,
 )

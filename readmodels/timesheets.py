@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from domain import events
 from domain.model import ENTRY_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import counts, entry_date, iso_week
-from readmodels.dashboards import TIME_ENTRY_EVENTS, person_name
+from readmodels.contributions import TIME_ENTRY_EVENTS, counts, entry_date, iso_week
+from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 STATUS_COLUMNS = {status: f"{status}_entries" for status in ENTRY_STATUSES}
@@ -151,9 +152,9 @@ projection = Projection(
         tables.timesheet_weeks__actions,
     ),
     handlers={
-        "PersonRegistered": on_person,
-        "PersonUpdated": on_person,
-        "TimesheetActed": on_timesheet_acted,
+        events.PersonRegistered: on_person,
+        events.PersonUpdated: on_person,
+        events.TimesheetActed: on_timesheet_acted,
     },
     key=key_by("person_id"),
     fold=WeekChanges,

@@ -103,7 +103,8 @@ def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
 
 def test_time_entry_events_of_version_1_name_no_actor_override_nothing_and_cost_nothing() -> None:
     data = {"entry_id": str(uuid.uuid4()), "before": None, "after": {"status": "submitted"}}
-    for event_type in upcasting.TIME_ENTRY_EVENT_TYPES:
+    for kind in upcasting.VERSIONED_TIME_ENTRY_EVENTS:
+        event_type = kind.event_type
         old = RecordedEvent(
             position=1,
             event_id=uuid.uuid4(),
