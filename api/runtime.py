@@ -16,6 +16,7 @@ from api.auth import install_environment_token
 from api.metrics import measured
 from domain import commands, errors, handlers
 from domain.handlers import Outcome
+from domain.model import Role
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
@@ -86,7 +87,7 @@ class Runtime:
                 select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
             ).scalar_one_or_none()
             other_admin = conn.execute(
-                select(tables.people.c.id).where(tables.people.c.role == "admin").limit(1)
+                select(tables.people.c.id).where(tables.people.c.role == Role.ADMIN).limit(1)
             ).first()
         if admin_id is None and other_admin:
             log.warning("TALLY_ADMIN_TOKEN ignored: admins exist, but not %s", ADMIN_EMAIL)
@@ -98,7 +99,7 @@ class Runtime:
 
     def _register_first_admin(self) -> uuid.UUID:
         cmd = commands.RegisterPerson(
-            first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role="admin"
+            first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role=Role.ADMIN
         )
         try:
             outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, {"actor": None}))

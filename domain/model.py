@@ -5,11 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from domain import errors, events
 from domain.money import entry_amount_cents
 
-ROLES = ("admin", "manager", "member")
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+
+
+ROLE_NAMES = frozenset(role.value for role in Role)
+
+# The most hours one person may log on one date, in hundredths.
+DAY_LIMIT_HUNDREDTHS = 2400
 
 
 @dataclass
@@ -106,7 +117,7 @@ class Person(Archivable):
         default_bill_rate_cents: int | None,
         cost_rate_cents: int | None,
     ) -> Person:
-        if role not in ROLES:
+        if role not in ROLE_NAMES:
             raise errors.ValidationFailed("role", f"unknown role {role!r}")
         person = cls(
             id=uuid.uuid4(),
