@@ -5,24 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from domain import events
-from domain.money import round_half_up_div
+from domain.money import percent
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.contributions import TIME_ENTRY_EVENTS, changes
 from readmodels.projection import Projection, TableSet, key_by, upsert
-
-
-def budget_used_pct(billed_cents: int, budget_cents: int) -> Decimal:
-    """billed / budget in percent, rounded half up to one decimal; 0 when the budget is 0."""
-    if budget_cents == 0:
-        return Decimal("0.0")
-    return Decimal(round_half_up_div(billed_cents * 1000, budget_cents)) / 10
 
 
 def person_name(data: dict[str, Any]) -> str:
@@ -105,7 +97,7 @@ def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> N
             "billable_hundredths": 0,
             "billed_cents": 0,
             "total_cost_cents": 0,
-            "budget_used_pct": budget_used_pct(0, data["budget_cents"]),
+            "budget_used_pct": percent(0, data["budget_cents"]),
             "active_task_count": 0,
             "completed_task_count": 0,
             "team": [],
@@ -142,7 +134,7 @@ def on_project_updated(conn: Connection, t: TableSet, event: RecordedEvent) -> N
         manager_name=_lookup_name(conn, t.project_dashboards__people, "person_id", manager_id),
         end_date=dt.date.fromisoformat(data["end_date"]) if data["end_date"] else None,
         budget_cents=data["budget_cents"],
-        budget_used_pct=budget_used_pct(row.billed_cents, data["budget_cents"]),
+        budget_used_pct=percent(row.billed_cents, data["budget_cents"]),
         updated_at=event.recorded_at,
     )
 
@@ -287,7 +279,7 @@ class ProjectTotals:
                     "billable_hundredths": row.billable_hundredths + billable,
                     "billed_cents": billed,
                     "total_cost_cents": row.total_cost_cents + cost,
-                    "budget_used_pct": budget_used_pct(billed, row.budget_cents),
+                    "budget_used_pct": percent(billed, row.budget_cents),
                     "updated_at": self.at[row.project_id],
                 }
             )
