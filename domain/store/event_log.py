@@ -90,16 +90,6 @@ APPEND_LOCK = select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY))
 APPEND = insert(event_log).returning(event_log.c.position)
 
 
-def read_after(connection: Connection, position: int, limit: int) -> list[RecordedEvent]:
-    rows = connection.execute(
-        select(event_log)
-        .where(event_log.c.position > position)
-        .order_by(event_log.c.position)
-        .limit(limit)
-    )
-    return [RecordedEvent(**row._mapping) for row in rows]
-
-
 # Projectors never read an event's metadata: leave it out of their reads (a JSON decode less).
 # The columns are RecordedEvent's fields in order, metadata left out.
 PROJECTED_COLUMNS = [
