@@ -48,52 +48,21 @@ def rebuild(
     shadow = projection.shadow_tables()
     try:
         with batch_connections(dbs) as (conn, events):
+            fill = Filling(conn, events, projection, shadow, batch_size)
             with conn.begin():
                 for table in shadow:
                     table.drop(conn, checkfirst=True)
                     table.create(conn)
-            position, applied = 0, 0
-            caught_up = False
-            while not caught_up:
+            while not fill.caught_up:
                 with conn.begin():
-                    position, count, caught_up = _fill(
-                        conn, events, projection, shadow, position, batch_size
-                    )
-                    conn.execute(
-                        update(projection_checkpoints)
-                        .where(projection_checkpoints.c.name == projection.name)
-                        .values(rebuild_heartbeat_at=utc_now())
-                    )
-                applied += count
-            with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn) as (
-                conn,
-                _checkpoint,
-            ):
-                caught_up = False
-                while not caught_up:
-                    position, count, caught_up = _fill(
-                        conn, events, projection, shadow, position, batch_size
-                    )
-                    applied += count
+                    fill.next_batch()
+                    _beat(conn, projection)
+            with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn):
+                fill.caught_up = False
+                while not fill.caught_up:
+                    fill.next_batch()
                 _swap(conn, projection, shadow)
-                conn.execute(
-                    delete(parked_events).where(parked_events.c.projection == projection.name)
-                )
-                conn.execute(
-                    update(projection_checkpoints)
-                    .where(projection_checkpoints.c.name == projection.name)
-                    .values(
-                        position=position,
-                        version=projection.version,
-                        status="ok",
-                        updated_at=utc_now(),
-                        last_progress_at=utc_now(),
-                        failing_position=None,
-                        failing_attempts=0,
-                        retry_at=None,
-                        rebuild_heartbeat_at=None,
-                    )
-                )
+                _reset_checkpoint(conn, projection, fill.position)
     except Exception as error:
         log.exception("rebuild of %s failed", projection.name)
         _abandon(dbs, projection, shadow, error)
@@ -101,8 +70,59 @@ def rebuild(
     # Catch-ups that found the checkpoint locked during the swap left their work to us.
     catch_up(dbs, projection)
     seconds = (utc_now() - started).total_seconds()
-    log.info("rebuilt %s: %d events in %.1f s", projection.name, applied, seconds)
-    return RebuildResult(projection.name, position, applied, seconds)
+    log.info("rebuilt %s: %d events in %.1f s", projection.name, fill.applied, seconds)
+    return RebuildResult(projection.name, fill.position, fill.applied, seconds)
+
+
+@dataclass
+class Filling:
+    """Shadow tables being filled from the event log, batch by batch (on `conn`, reading
+    events on `events`)."""
+
+    conn: Connection
+    events: Connection
+    projection: Projection
+    shadow: TableSet
+    batch_size: int
+    position: int = 0
+    applied: int = 0
+    caught_up: bool = False
+
+    def next_batch(self) -> None:
+        window = read_window(self.events, self.projection, self.position, self.batch_size)
+        self.projection.apply_batch(self.conn, self.shadow, window.events)
+        self.position, self.caught_up = window.upto, window.reaches_head
+        self.applied += len(window.events)
+
+
+def _beat(conn: Connection, projection: Projection) -> None:
+    """Show the rebuild is alive: a rebuild whose heartbeat goes stale may be claimed again."""
+    conn.execute(
+        update(projection_checkpoints)
+        .where(projection_checkpoints.c.name == projection.name)
+        .values(rebuild_heartbeat_at=utc_now())
+    )
+
+
+def _reset_checkpoint(conn: Connection, projection: Projection, position: int) -> None:
+    """The swapped-in tables are at `position`, with nothing parked or failing."""
+    conn.execute(delete(parked_events).where(parked_events.c.projection == projection.name))
+    now = utc_now()
+    conn.execute(
+        update(projection_checkpoints)
+        .where(projection_checkpoints.c.name == projection.name)
+        .values(
+            position=position,
+            version=projection.version,
+            status="ok",
+            updated_at=now,
+            last_progress_at=now,
+            failing_position=None,
+            failing_attempts=0,
+            retry_at=None,
+            rebuild_heartbeat_at=None,
+        )
+    )
 
 
 def _claim(dbs: Databases, projection: Projection) -> None:
@@ -122,19 +142,6 @@ def _claim(dbs: Databases, projection: Projection) -> None:
         ).rowcount
     if claimed != 1:
         raise RebuildInProgress(projection.name)
-
-
-def _fill(
-    conn: Connection,
-    events: Connection,
-    projection: Projection,
-    shadow: TableSet,
-    position: int,
-    batch_size: int,
-) -> tuple[int, int, bool]:
-    window = read_window(events, projection, position, batch_size)
-    projection.apply_batch(conn, shadow, window.events)
-    return window.upto, len(window.events), window.reaches_head
 
 
 def _swap(conn: Connection, projection: Projection, shadow: TableSet) -> None:
