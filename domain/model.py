@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 from domain import errors, events
 from domain.money import entry_amount_cents
@@ -25,8 +26,10 @@ DAY_LIMIT_HUNDREDTHS = 2400
 
 @dataclass
 class Aggregate:
-    """Each recorded event advances the version by one; the store checks it on save."""
+    """Each recorded event advances the version by one; the store checks it on save. Every
+    aggregate declares its `id` (the first positional field of each)."""
 
+    id: uuid.UUID = field(kw_only=True)
     version: int = field(default=0, kw_only=True)
     loaded_version: int = field(default=0, kw_only=True)
     pending_events: list[tuple[events.Event, int]] = field(
@@ -566,9 +569,9 @@ class TimeEntry(Aggregate):
     ) -> None:
         self.check_mutable()
         project.check_open()
-        new_date = changes.get("date", self.date)
+        new_date = cast(dt.date, changes.get("date", self.date))
         if new_date != self.date:
-            project.check_entry_date(new_date, latest_date)  # type: ignore[arg-type]
+            project.check_entry_date(new_date, latest_date)
         task_id = changes.get("task_id", self.task_id)
         if task_id is not None and task_id not in project.tasks:
             raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")

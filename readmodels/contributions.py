@@ -86,11 +86,11 @@ def month_of(day: dt.date) -> tuple[str, dt.date]:
 
 def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Contribution]]:
     """(snapshot, signed contribution) pairs: take away the before, add the after."""
-    pairs = []
+    pairs: list[tuple[Mapping[str, Any], Contribution]] = []
     before, after = event_data.get("before"), event_data.get("after")
-    if counts(before):
+    if before is not None and counts(before):
         pairs.append((before, contribution(before).negated()))
-    if counts(after):
+    if after is not None and counts(after):
         pairs.append((after, contribution(after)))
     return pairs
 
@@ -168,8 +168,9 @@ def _add_to_buckets(
     Built once per table: it runs in every batch."""
     statement = conflict_insert(dialect_name, table)
     label_column = buckets.period_columns[0]
-    return statement.on_conflict_do_update(
+    upsert: Insert = statement.on_conflict_do_update(
         index_elements=[buckets.owner, label_column],
         set_={name: table.c[name] + statement.excluded[name] for name in sum_names(buckets)}
         | {name: statement.excluded[name] for name in copied},
     )
+    return upsert

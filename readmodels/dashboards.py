@@ -26,7 +26,8 @@ def _id(data: dict[str, Any], name: str) -> uuid.UUID:
 
 
 def _lookup_name(conn: Connection, table: Any, key: str, value: uuid.UUID) -> str:
-    return conn.execute(select(table.c.name).where(table.c[key] == value)).scalar_one()
+    name: str = conn.execute(select(table.c.name).where(table.c[key] == value)).scalar_one()
+    return name
 
 
 def on_client_registered(conn: Connection, t: TableSet, event: RecordedEvent) -> None:

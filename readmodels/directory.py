@@ -10,7 +10,7 @@ from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.dashboards import person_name
-from readmodels.projection import Projection, TableSet, conflict_insert, key_by, upsert
+from readmodels.projection import Handler, Projection, TableSet, conflict_insert, key_by, upsert
 
 
 def name_key(name: str) -> str:
@@ -111,7 +111,7 @@ def on_task_added(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     )
 
 
-def _task_completed(completed: bool):  # type: ignore[no-untyped-def]
+def _task_completed(completed: bool) -> Handler:
     def handler(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
         tasks = t.directory_tasks
         conn.execute(

@@ -133,5 +133,7 @@ class DriftCollector(Collector):
         )
         for row in rows:
             drift.add_metric([row.projection], row.drift_rows)
-            verified.add_metric([row.projection], as_utc(row.verified_at).timestamp())
+            verified_at = as_utc(row.verified_at)
+            if verified_at is not None:
+                verified.add_metric([row.projection], verified_at.timestamp())
         yield from (drift, verified)

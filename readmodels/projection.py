@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ class TableSet:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Table]:
         return iter(self._tables.values())
 
 
@@ -135,7 +135,7 @@ def check_event_class(projection: str, kind: object) -> None:
     (not a base class such as TimeEntryEvent)."""
     if not (isinstance(kind, type) and issubclass(kind, Event)):
         raise TypeError(f"projection {projection}: {kind!r} is not an event class")
-    if getattr(events, kind.__name__, None) is not kind or kind.__subclasses__():
+    if kind.__subclasses__() or vars(events).get(kind.__name__) is not kind:
         raise LookupError(f"projection {projection}: {kind.__name__} is not an event it can get")
 
 

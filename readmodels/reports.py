@@ -5,6 +5,7 @@ bucket row; runs of entry changes are summed in memory first (see contributions.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any
 
@@ -25,7 +26,9 @@ from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
-def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no-untyped-def]
+def _copied(
+    table: str, owner: str, columns: dict[str, str]
+) -> Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]:
     """Load, per owner, the values each bucket row copies from the projection's lookup."""
 
     def load(conn: Connection, t: TableSet, owners: list[Any]) -> dict[Any, dict[str, Any]]:

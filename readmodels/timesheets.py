@@ -62,9 +62,10 @@ def _name(conn: Connection, t: TableSet, person_id: uuid.UUID | None) -> str | N
     if person_id is None:
         return None
     people = t.timesheet_weeks__people
-    return conn.execute(  # type: ignore[no-any-return]
+    name: str = conn.execute(
         select(people.c.name).where(people.c.person_id == person_id)
     ).scalar_one()
+    return name
 
 
 class WeekChanges:

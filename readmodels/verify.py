@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, case, func, select, true
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select, true
 
 from domain.model import COUNTED_STATUSES, ENTRY_STATUSES
 from domain.store import tables as w
@@ -117,7 +117,7 @@ def _projects_query() -> Select[Any]:
     )
 
 
-def _project_totals(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Row[Any]]:
+def _project_totals(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Any]:
     entries = w.time_entries
     return {
         row.project_id: row
@@ -135,7 +135,7 @@ def _project_totals(conn: Connection, where: ColumnElement[bool]) -> dict[Any, R
     }
 
 
-def _project_tasks(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Row[Any]]:
+def _project_tasks(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Any]:
     return {
         row.project_id: row
         for row in conn.execute(
@@ -243,7 +243,7 @@ def recompute_utilization(conn: Connection, date_from: Any = None, date_to: Any 
         )
     }
     rows: Rows = {}
-    in_range = true()
+    in_range: ColumnElement[bool] = true()
     if date_from is not None:
         first_monday = date_from - dt.timedelta(days=date_from.weekday())
         last_sunday = date_to + dt.timedelta(days=6 - date_to.weekday())
@@ -380,7 +380,7 @@ def recompute_timesheets(conn: Connection) -> Rows:
     return rows
 
 
-def _week_actions(conn: Connection) -> dict[tuple[Any, str], Row[Any]]:
+def _week_actions(conn: Connection) -> dict[tuple[Any, str], Any]:
     """The last action on each week acted on as a whole, by (person, week)."""
     sheets = w.timesheets
     return {

@@ -104,7 +104,8 @@ METADATA_INDEX = [field.name for field in dataclasses.fields(RecordedEvent)].ind
 def projected_event(values: Sequence[Any]) -> RecordedEvent:
     """A RecordedEvent from the values of PROJECTED_COLUMNS, in order. Positional: building it
     from each row's mapping cost a rebuild more than parsing the event's payload."""
-    return RecordedEvent(*values[:METADATA_INDEX], {}, *values[METADATA_INDEX:])
+    fields = [*values[:METADATA_INDEX], {}, *values[METADATA_INDEX:]]
+    return RecordedEvent(*fields)
 
 
 def read_range(
@@ -155,7 +156,8 @@ def of_types(event_types: Iterable[str]) -> ColumnElement[bool]:
 
 
 def head_position(connection: Connection) -> int:
-    return connection.execute(HEAD_QUERY).scalar_one()
+    head: int = connection.execute(HEAD_QUERY).scalar_one()
+    return head
 
 
 def read_positions(connection: Connection, positions: Sequence[int]) -> list[RecordedEvent]:
@@ -168,4 +170,4 @@ def read_positions(connection: Connection, positions: Sequence[int]) -> list[Rec
 
 
 # The head position, alone or embedded in another statement.
-HEAD_QUERY: Select[tuple[int]] = select(func.coalesce(func.max(event_log.c.position), 0))
+HEAD_QUERY: Select[int] = select(func.coalesce(func.max(event_log.c.position), 0))

@@ -272,7 +272,7 @@ def _checkpoint_query(with_head: bool, lock: LockMode, asynchronous_commit: bool
     commit together, so a crash can only lose the last few batches whole, and the checkpoint
     then sends the worker back to apply them again; no fsync wait holds up every batch.
     """
-    name = bindparam("checkpoint_name")
+    name = bindparam("checkpoint_name", type_=projection_checkpoints.c.name.type)
     has_parked = (
         select(parked_events.c.position)
         .where(parked_events.c.projection == name)
