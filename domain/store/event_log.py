@@ -102,8 +102,8 @@ METADATA_INDEX = [field.name for field in dataclasses.fields(RecordedEvent)].ind
 
 
 def projected_event(values: Sequence[Any]) -> RecordedEvent:
-    """A RecordedEvent from the values of PROJECTED_COLUMNS, in order. Positional: building it
-    from each row's mapping cost a rebuild more than parsing the event's payload."""
+    """A RecordedEvent from the values of PROJECTED_COLUMNS, in order (positional: a rebuild
+    builds one per event, and a mapping per row costs more)."""
     fields = [*values[:METADATA_INDEX], {}, *values[METADATA_INDEX:]]
     return RecordedEvent(*fields)
 
