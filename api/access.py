@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from api.auth import Caller
 from api.errors import Problem
 from domain import errors
+from domain.model import Role
 from domain.store import tables
 
 
@@ -38,13 +39,13 @@ def project_team(engine: Engine, project_id: uuid.UUID) -> ProjectTeam | None:
 
 
 def can_see_project(caller: Caller, team: ProjectTeam) -> bool:
-    return caller.role in ("admin", "manager") or team.includes(caller.person_id)
+    return caller.role in (Role.ADMIN, Role.MANAGER) or team.includes(caller.person_id)
 
 
 def require_visible_project(engine: Engine, caller: Caller, project_id: uuid.UUID) -> None:
     """A project the caller may not read is answered as if it did not exist (the answer a
     command gives for a missing project), so that no error names it or tells its state."""
-    if caller.role != "member":
+    if caller.role != Role.MEMBER:
         return
     team = project_team(engine, project_id)
     if team is None or not can_see_project(caller, team):
@@ -91,7 +92,7 @@ def entry_owners(engine: Engine, caller: Caller, entry_id: uuid.UUID) -> EntryOw
             .join(projects, projects.c.id == entries.c.project_id)
             .where(entries.c.id == entry_id)
         ).one_or_none()
-    if row is None or (caller.role == "member" and row.person_id != caller.person_id):
+    if row is None or (caller.role == Role.MEMBER and row.person_id != caller.person_id):
         raise Problem(404, f"No time entry {entry_id}.")
     return EntryOwners(row.person_id, row.project_id, row.manager_id)
 

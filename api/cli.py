@@ -21,7 +21,7 @@ from domain.store.db import Databases
 def db_upgrade(settings: Settings) -> None:
     """Apply migrations to the write and read databases and register the projections."""
     from migrations import upgrade
-    from readmodels.engine import ensure_checkpoints
+    from readmodels.catchup.checkpoints import ensure_checkpoints
 
     settings.ensure_home()
     databases = Databases(settings.database_url, settings.read_database_url)
@@ -96,7 +96,7 @@ def token_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int | str]:
     from api.demo import create_demo_data
-    from readmodels.engine import head_position
+    from readmodels.catchup.checkpoints import head_position
     from readmodels.registry import PROJECTIONS
     from workers.celery_app import make_celery
 

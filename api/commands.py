@@ -40,6 +40,7 @@ from api.schemas import (
 )
 from domain import commands
 from domain.handlers import Outcome
+from domain.model import Role
 
 blp = Blueprint("commands", __name__, description="Commands: every change goes through here.")
 
@@ -90,7 +91,7 @@ def entry_approver(entry_id: uuid.UUID, **_: Any) -> None:
 
 
 @blp.route("/clients", methods=["POST"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @blp.arguments(RegisterClientSchema)
 @blp.response(201, CommandResultSchema)
 def register_client(body: dict[str, Any]) -> Response:
@@ -100,7 +101,7 @@ def register_client(body: dict[str, Any]) -> Response:
 
 
 @blp.route("/clients/<uuid:client_id>", methods=["PATCH"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @problems(409, 412)
 @blp.arguments(RenameClientSchema)
 @blp.response(200, CommandResultSchema)
@@ -115,7 +116,7 @@ def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(RegisterPersonSchema)
 @blp.response(201, PersonCreatedSchema)
 def register_person(body: dict[str, Any]) -> Response:
@@ -137,7 +138,7 @@ def register_person(body: dict[str, Any]) -> Response:
 
 
 @blp.route("/projects", methods=["POST"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @problems(404)
 @blp.arguments(CreateProjectSchema)
 @blp.response(201, CommandResultSchema)
@@ -184,7 +185,7 @@ def write_engine():  # type: ignore[no-untyped-def]
 
 
 @blp.route("/people/<uuid:person_id>", methods=["PATCH"])
-@roles("admin")
+@roles(Role.ADMIN)
 @problems(409, 412)
 @blp.arguments(UpdatePersonSchema)
 @blp.response(200, CommandResultSchema)
@@ -414,13 +415,13 @@ def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
 
 
 @blp.route("/settings/lock-date", methods=["PUT"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(LockDateSchema)
 @blp.response(200, CommandResultSchema)
 def set_lock_date(body: dict[str, Any]) -> Response:
     """Set the firm's lock date: no entry dated on or before it is logged, amended, deleted,
     submitted or rejected (409 period-locked) except by an admin, which the event records."""
-    caller = require_role("admin")
+    caller = require_role(Role.ADMIN)
     outcome, _ = runtime().execute(
         commands.SetLockDate(
             lock_date=body["lock_date"],
@@ -447,12 +448,12 @@ def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
 
 
 @blp.route("/timesheets/<uuid:person_id>/<isoweek:week>/approve", methods=["POST"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @blp.response(200, CommandResultSchema)
 def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
     """Approve a submitted week: an admin all its submitted entries, a manager those on the
     projects they manage (409 when there are none)."""
-    caller = require_role("admin", "manager")
+    caller = require_role(Role.ADMIN, Role.MANAGER)
     outcome, _ = runtime().execute(
         commands.ApproveTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
     )
@@ -460,12 +461,12 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
 
 
 @blp.route("/timesheets/<uuid:person_id>/<isoweek:week>/reject", methods=["POST"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @blp.arguments(RejectTimesheetSchema)
 @blp.response(200, CommandResultSchema)
 def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:
     """Reject a submitted week with a reason (the same entries approval would take)."""
-    caller = require_role("admin", "manager")
+    caller = require_role(Role.ADMIN, Role.MANAGER)
     outcome, _ = runtime().execute(
         commands.RejectTimesheet(
             person_id=person_id,
@@ -478,36 +479,36 @@ def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> R
 
 
 @blp.route("/people/<uuid:person_id>/archive", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, CommandResultSchema)
 def archive_person(person_id: uuid.UUID) -> Response:
     """Archive a person (admins): they log no time and their tokens stop working; their
     time stays in every report."""
-    return _archive(commands.ArchivePerson(person_id, True, require_role("admin").person_id))
+    return _archive(commands.ArchivePerson(person_id, True, require_role(Role.ADMIN).person_id))
 
 
 @blp.route("/people/<uuid:person_id>/restore", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, CommandResultSchema)
 def restore_person(person_id: uuid.UUID) -> Response:
     """Restore an archived person (admins)."""
-    return _archive(commands.ArchivePerson(person_id, False, require_role("admin").person_id))
+    return _archive(commands.ArchivePerson(person_id, False, require_role(Role.ADMIN).person_id))
 
 
 @blp.route("/clients/<uuid:client_id>/archive", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, CommandResultSchema)
 def archive_client(client_id: uuid.UUID) -> Response:
     """Archive a client (admins): it gets no new projects."""
-    return _archive(commands.ArchiveClient(client_id, True, require_role("admin").person_id))
+    return _archive(commands.ArchiveClient(client_id, True, require_role(Role.ADMIN).person_id))
 
 
 @blp.route("/clients/<uuid:client_id>/restore", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, CommandResultSchema)
 def restore_client(client_id: uuid.UUID) -> Response:
     """Restore an archived client (admins)."""
-    return _archive(commands.ArchiveClient(client_id, False, require_role("admin").person_id))
+    return _archive(commands.ArchiveClient(client_id, False, require_role(Role.ADMIN).person_id))
 
 
 @blp.route("/projects/<uuid:project_id>/archive", methods=["POST"])

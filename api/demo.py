@@ -155,8 +155,8 @@ def create_demo_data(
             )
         ).id
 
-    managers = [person("manager", i) for i in range(size.managers)]
-    members = [person("member", i) for i in range(size.members)]
+    managers = [person(model.Role.MANAGER, i) for i in range(size.managers)]
+    members = [person(model.Role.MEMBER, i) for i in range(size.members)]
     today = utc_today()
     first_day = today - dt.timedelta(weeks=size.weeks)
     teams = _staff_projects(execute, rng, client_ids, managers, members, projects, first_day)

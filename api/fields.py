@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from domain.model import DAY_LIMIT_HUNDREDTHS
 from domain.money import cents_from_decimal, format_cents
 from domain.store.db import as_utc
 
@@ -48,7 +49,13 @@ class Money(fields.Field):
 class Hours(fields.Field):
     """Hours in and out as a JSON number with at most 2 decimals; hundredths inside."""
 
-    def __init__(self, *, minimum_exclusive: float = 0, maximum: float = 24, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        minimum_exclusive: float = 0,
+        maximum: float = DAY_LIMIT_HUNDREDTHS // 100,
+        **kwargs: Any,
+    ) -> None:
         metadata = kwargs.pop("metadata", {}) | {
             "type": "number",
             "minimum": minimum_exclusive,

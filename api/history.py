@@ -19,6 +19,7 @@ from api.parsing import Blueprint
 from api.queries import read_connection
 from api.runtime import runtime
 from api.schemas import PagingSchema
+from domain.model import Role
 from domain.store import tables
 from readmodels import lookups
 from readmodels.queries import BadCursor, decode_cursor, encode_cursor
@@ -143,7 +144,7 @@ def history(
 
 
 def _own_entry(conn: Connection, caller: Caller, created: dict[str, Any]) -> bool:
-    return caller.role != "member" or created["person_id"] == str(caller.person_id)
+    return caller.role != Role.MEMBER or created["person_id"] == str(caller.person_id)
 
 
 def _visible_project(conn: Connection, caller: Caller, created: dict[str, Any]) -> bool:
@@ -152,7 +153,7 @@ def _visible_project(conn: Connection, caller: Caller, created: dict[str, Any]) 
 
 
 def _visible_person(conn: Connection, caller: Caller, created: dict[str, Any]) -> bool:
-    if caller.role != "member":
+    if caller.role != Role.MEMBER:
         return True
     with read_connection() as read_conn:
         row, _ = lookups.person(read_conn, uuid.UUID(created["person_id"]), caller.person_id)

@@ -14,6 +14,7 @@ from api.openapi import problems
 from api.parsing import Blueprint
 from api.queries import Reply, read, read_connection, wait_for
 from api.schemas import MinPositionSchema, PageQuerySchema, TimeEntryRowSchema
+from domain.model import Role
 from readmodels import lookups
 
 blp = Blueprint("lookups", __name__, description="Lookups: served from the read models.")
@@ -46,7 +47,7 @@ class PersonSchema(Schema):
         allow_none=True,
         metadata={"description": "Shown to admins and to the person; null to others."},
     )
-    role = fields.String(required=True, validate=validate.OneOf(["admin", "manager", "member"]))
+    role = fields.String(required=True, validate=validate.OneOf([role.value for role in Role]))
     weekly_capacity_hours = Hours(
         required=True, attribute="weekly_capacity_hundredths", maximum=168
     )
@@ -78,7 +79,7 @@ def _position(position: int) -> dict[str, str]:
 
 def _members_view(caller: Caller) -> uuid.UUID | None:
     """Members see their teammates; admins and managers see everyone."""
-    return caller.person_id if caller.role == "member" else None
+    return caller.person_id if caller.role == Role.MEMBER else None
 
 
 def _with_email(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +180,7 @@ def list_tasks(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
     wait_for("directory", args)
     with read_connection() as conn:
         team = lookups.project_team(conn, project_id)
-    if team is None or (caller.role == "member" and caller.person_id not in team):
+    if team is None or (caller.role == Role.MEMBER and caller.person_id not in team):
         raise Problem(404, f"No project {project_id}.")
     return read(
         "directory",
@@ -200,6 +201,6 @@ def get_time_entry(args: dict[str, Any], entry_id: uuid.UUID) -> Reply:
     wait_for("time_entry_rows", args)
     with read_connection() as conn:
         row, position = lookups.time_entry(conn, entry_id)
-    if row is None or (caller.role == "member" and row["person_id"] != caller.person_id):
+    if row is None or (caller.role == Role.MEMBER and row["person_id"] != caller.person_id):
         raise Problem(404, f"No time entry {entry_id}.")
     return row, 200, _position(position)

@@ -16,6 +16,7 @@ from api.openapi import problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import BodySchema, QuerySchema
+from domain.model import Role
 from readmodels import audit, parking
 from readmodels.drift import verify_and_record
 from readmodels.registry import PROJECTIONS
@@ -175,7 +176,7 @@ def _projection(name: str) -> Any:
 
 
 @blp.route("/ops/projections", methods=["GET"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, ProjectionStatusListSchema)
 def projections() -> dict[str, Any]:
     """Per projection: checkpoint, head, lag, status, parked events and last error."""
@@ -183,7 +184,7 @@ def projections() -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/<name>/rebuild", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(202, RebuildAcceptedSchema)
 def rebuild(name: str) -> Response:
     """Rebuild a projection blue/green: shadow tables, then an atomic swap."""
@@ -199,7 +200,7 @@ def rebuild(name: str) -> Response:
 
 
 @blp.route("/ops/projections/<name>/parked", methods=["GET"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, ParkedListSchema)
 def parked(name: str) -> dict[str, Any]:
     """Parked events of a projection, oldest first, with their errors."""
@@ -208,7 +209,7 @@ def parked(name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/<name>/parked/retry", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(ParkedActionSchema(), required=False)
 @blp.response(200, RetryResultSchema)
 def retry_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -220,7 +221,7 @@ def retry_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/<name>/parked/skip", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(ParkedActionSchema(), required=False)
 @blp.response(200, SkipResultSchema)
 def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
@@ -232,7 +233,7 @@ def skip_parked(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/verify", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(VerifyRequestSchema(), required=False)
 @blp.response(200, VerificationListSchema)
 def verify(body: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +247,7 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/ops/projections/operator-actions", methods=["GET"])
-@roles("admin")
+@roles(Role.ADMIN)
 @problems(404)
 @blp.arguments(OperatorActionQuerySchema, location="query")
 @blp.response(200, OperatorActionListSchema)

@@ -37,7 +37,10 @@ from api.schemas import (
     UtilizationPageSchema,
     UtilizationRowSchema,
 )
-from readmodels import engine, queries
+from domain.model import Role
+from readmodels import queries
+from readmodels.catchup.checkpoints import checkpoint_position, concerns_range, head_position
+from readmodels.catchup.loop import wait_for_position
 
 blp = Blueprint("queries", __name__, description="Queries: served from the read models.")
 
@@ -51,15 +54,15 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
     if target is None:
         return
     rt = runtime()
-    checkpoint = engine.checkpoint_position(rt.databases, projection)
+    checkpoint = checkpoint_position(rt.databases, projection)
     if checkpoint >= target:
         return
-    head = engine.head_position(rt.databases)
+    head = head_position(rt.databases)
     if target > head:
         # 409 as the document's rule says: valid by the document, refused by the state.
         message = f"Position {target} is beyond the event log's head ({head})."
         raise Problem(409, message, errors={"min_position": [message]}, extra={"head": head})
-    if not engine.concerns_range(rt.databases, projection, checkpoint, target):
+    if not concerns_range(rt.databases, projection, checkpoint, target):
         # Nothing up to target changes this read model: it already answers as of target.
         g.current_as_of = target
         return
@@ -73,7 +76,7 @@ def wait_for(projection: str, args: dict[str, Any]) -> None:
         # Commands wake only the projections their events concern, so the events before
         # target may hold nothing for this one and no catch-up be coming: ask for one.
         rt.delivery.wake([projection], target)
-        reached = engine.wait_for_position(
+        reached = wait_for_position(
             rt.databases, projection, target, rt.settings.min_position_timeout
         )
     if reached is None:
@@ -146,7 +149,7 @@ def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
 
 def _may_see(row: dict[str, Any]) -> bool:
     caller = current_caller()
-    if caller.role in ("admin", "manager"):
+    if caller.role in (Role.ADMIN, Role.MANAGER):
         return True
     return any(member["person_id"] == str(caller.person_id) for member in row["team"])
 
@@ -158,7 +161,7 @@ def _may_see(row: dict[str, Any]) -> bool:
 def list_projects(args: dict[str, Any]) -> Reply:
     """Projects as dashboard rows; members see the projects they are on."""
     caller = current_caller()
-    member_id = caller.person_id if caller.role == "member" else None
+    member_id = caller.person_id if caller.role == Role.MEMBER else None
     return read(
         "project_dashboards",
         args,
@@ -184,7 +187,7 @@ def list_projects(args: dict[str, Any]) -> Reply:
 def list_time_entries(args: dict[str, Any]) -> Reply | Response:
     """Time entries, newest first; members see only their own. CSV: `from` and `to` needed."""
     caller = current_caller()
-    viewer_id = caller.person_id if caller.role == "member" else None
+    viewer_id = caller.person_id if caller.role == Role.MEMBER else None
 
     def page(conn: Connection, limit: int, cursor: str | None) -> queries.Page:
         return queries.time_entries(
@@ -213,7 +216,7 @@ def list_timesheets(args: dict[str, Any]) -> Reply:
     """Person x ISO week with hours and status, latest week first; members see their own.
     `?status=submitted` is what waits for review."""
     caller = current_caller()
-    viewer_id = caller.person_id if caller.role == "member" else None
+    viewer_id = caller.person_id if caller.role == Role.MEMBER else None
     return read(
         "timesheets",
         args,
@@ -231,7 +234,7 @@ def list_timesheets(args: dict[str, Any]) -> Reply:
 
 @blp.route("/reports/utilization", methods=["GET"])
 @csv_also
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, UtilizationPageSchema)
@@ -249,7 +252,7 @@ def utilization_report(args: dict[str, Any]) -> Reply | Response:
 
 @blp.route("/reports/revenue", methods=["GET"])
 @csv_also
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, RevenuePageSchema)
@@ -266,13 +269,13 @@ def revenue_report(args: dict[str, Any]) -> Reply | Response:
 
 
 @blp.route("/reports/profitability", methods=["GET"])
-@roles("admin", "manager")
+@roles(Role.ADMIN, Role.MANAGER)
 @problems(409)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, ProfitabilityPageSchema)
 def profitability_report(args: dict[str, Any]) -> Reply:
     """Hours, billed, cost and margin per project and month."""
-    require_role("admin", "manager")
+    require_role(Role.ADMIN, Role.MANAGER)
     return read(
         "project_profitability",
         args,

@@ -16,11 +16,12 @@ from api.auth import install_environment_token
 from api.metrics import measured
 from domain import commands, errors, handlers
 from domain.handlers import Outcome
+from domain.model import Role
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels import engine
+from readmodels.catchup.loop import catch_up
 from readmodels.registry import affected_by
 from workers.celery_app import TallyCelery
 from workers.delivery import BackgroundWaker
@@ -64,7 +65,7 @@ class Runtime:
         to_wake = []
         for projection in affected_by(outcome.event_types):
             if projection.critical_event_types & outcome.event_types:
-                result = engine.catch_up(
+                result = catch_up(
                     self.databases,
                     projection,
                     lock_timeout=self.settings.sync_timeout,
@@ -86,7 +87,7 @@ class Runtime:
                 select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
             ).scalar_one_or_none()
             other_admin = conn.execute(
-                select(tables.people.c.id).where(tables.people.c.role == "admin").limit(1)
+                select(tables.people.c.id).where(tables.people.c.role == Role.ADMIN).limit(1)
             ).first()
         if admin_id is None and other_admin:
             log.warning("TALLY_ADMIN_TOKEN ignored: admins exist, but not %s", ADMIN_EMAIL)
@@ -98,7 +99,7 @@ class Runtime:
 
     def _register_first_admin(self) -> uuid.UUID:
         cmd = commands.RegisterPerson(
-            first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role="admin"
+            first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role=Role.ADMIN
         )
         try:
             outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, {"actor": None}))

@@ -16,7 +16,7 @@ from marshmallow import (
 
 from api.auth import ENVIRONMENT_TOKEN_NAME
 from api.fields import Hours, Money, UtcDateTime
-from domain.model import ENTRY_STATUSES
+from domain.model import ENTRY_STATUSES, Role
 from domain.money import margin_pct
 
 
@@ -87,7 +87,7 @@ class RegisterPersonSchema(BodySchema):
             "first_name": "Ann",
             "last_name": "Lee",
             "email": "ann@example.com",
-            "role": "member",
+            "role": Role.MEMBER.value,
             "weekly_capacity_hours": 40,
             "default_bill_rate": "120.00",
         }
@@ -95,7 +95,7 @@ class RegisterPersonSchema(BodySchema):
     first_name = fields.String(required=True, validate=Name)
     last_name = fields.String(required=True, validate=Name)
     email = fields.Email(required=True, validate=validate.Length(max=320))
-    role = fields.String(required=True, validate=validate.OneOf(["admin", "manager", "member"]))
+    role = fields.String(required=True, validate=validate.OneOf([role.value for role in Role]))
     weekly_capacity_hours = Hours(maximum=168, minimum_exclusive=0, metadata={"default": 40})
     default_bill_rate = Money(load_default=None, allow_none=True)
     cost_rate = Money(load_default=None, allow_none=True)

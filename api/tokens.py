@@ -16,6 +16,7 @@ from api.openapi import roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import CreateTokenSchema, TokenCreatedSchema, TokenListSchema
+from domain.model import Role
 from domain.store import tables
 
 blp = Blueprint("tokens", __name__, description="API tokens: list, create (admin), revoke.")
@@ -59,21 +60,21 @@ def revoke_my_token(token_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["GET"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(200, TokenListSchema)
 def person_tokens(person_id: uuid.UUID) -> dict[str, Any]:
     """A person's tokens (admin)."""
-    require_role("admin")
+    require_role(Role.ADMIN)
     return _listed(_existing_person(person_id))
 
 
 @blp.route("/people/<uuid:person_id>/tokens", methods=["POST"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.arguments(CreateTokenSchema)
 @blp.response(201, TokenCreatedSchema)
 def create_person_token(body: dict[str, Any], person_id: uuid.UUID) -> Response:
     """Issue a token for a person (admin); the secret is in this response only."""
-    require_role("admin")
+    require_role(Role.ADMIN)
     days = body.get("expires_in_days")
     with runtime().databases.write.begin() as conn:
         issued = issue_token(
@@ -100,9 +101,9 @@ def create_person_token(body: dict[str, Any], person_id: uuid.UUID) -> Response:
 
 
 @blp.route("/people/<uuid:person_id>/tokens/<uuid:token_id>", methods=["DELETE"])
-@roles("admin")
+@roles(Role.ADMIN)
 @blp.response(204)
 def revoke_person_token(person_id: uuid.UUID, token_id: uuid.UUID) -> Response:
     """Revoke a person's token (admin)."""
-    require_role("admin")
+    require_role(Role.ADMIN)
     return _revoke(token_id, person_id)

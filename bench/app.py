@@ -31,11 +31,11 @@ from api.schemas import (
     UtilizationPageSchema,
 )
 from domain import commands, handlers
+from domain.money import percent
 from domain.store import tables as w
 from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels import verify
 from readmodels.contributions import iso_week, month_of
-from readmodels.queries import percent
 
 blp = Blueprint("bench", __name__)
 PAGE = 50
@@ -131,9 +131,9 @@ def live_utilization() -> Response:
         key=lambda row: (row["week_start"], str(row["person_id"])),
     )[:PAGE]
     for row in items:
-        row["utilization_pct"] = percent(row["hundredths"], row["capacity_hundredths"])
-        row["billable_utilization_pct"] = percent(
-            row["billable_hundredths"], row["capacity_hundredths"]
+        row["utilization_pct"] = float(percent(row["hundredths"], row["capacity_hundredths"]))
+        row["billable_utilization_pct"] = float(
+            percent(row["billable_hundredths"], row["capacity_hundredths"])
         )
     return _dump(UtilizationPageSchema(), {"items": items, "next_cursor": None})
 

@@ -33,11 +33,12 @@ from sqlalchemy import Connection, Engine, text
 from api.auth import issue_token
 from bench.world import BENCH_WRITE_DAYS, BENCH_WRITES_FROM, fresh_databases
 from domain import commands, events, handlers
+from domain.model import DAY_LIMIT_HUNDREDTHS, Role
 from domain.money import entry_amount_cents
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels.engine import catch_up
+from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 
@@ -47,7 +48,6 @@ FORMAT = 3
 FIRST_DAY = dt.date(2025, 1, 6)  # a Monday
 ADMIN_EMAIL = "admin@bench.tally"
 ENTRY_HOURS = (25, 50, 75, 100, 150)  # hundredths; about 6 hours a day at 8 entries
-DAILY_LIMIT = 2400
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Generator:
         for index in range(scale.people + 1):
             person_id = self.uuid()
             admin = index == 0
-            role = "admin" if admin else ("manager" if index % 20 == 1 else "member")
+            role = Role.ADMIN if admin else (Role.MANAGER if index % 20 == 1 else Role.MEMBER)
             person = {
                 "first_name": "Bench" if admin else f"Person{index:03d}",
                 "last_name": "Admin" if admin else rng.choice(LAST_NAMES),
@@ -198,8 +198,8 @@ class Generator:
         least loaded people, windows inside the two years."""
         rng, scale = self.rng, self.scale
         clients = list(self.history.clients)
-        people = [p for p, v in self.history.people.items() if v["role"] != "admin"]
-        managers = [p for p in people if self.history.people[p]["role"] == "manager"] or people
+        people = [p for p, v in self.history.people.items() if v["role"] != Role.ADMIN]
+        managers = [p for p in people if self.history.people[p]["role"] == Role.MANAGER] or people
         others = scale.projects - scale.large_projects
         rest = scale.entries - scale.large_projects * scale.large_size - others * scale.smallest
         weights = [1 / (rank**0.7) for rank in range(1, others + 1)]
@@ -292,7 +292,7 @@ class Generator:
             day = project.start + dt.timedelta(days=rng.randint(1, 30))
             if day < project.end:
                 planned.setdefault(day, []).append(("project", project))
-        members = [p for p, v in h.people.items() if v["role"] != "admin"]
+        members = [p for p, v in h.people.items() if v["role"] != Role.ADMIN]
         for person_id in rng.sample(members, max(1, len(members) // 25)):
             planned.setdefault(some_day(), []).append(("person", person_id))
         return planned
@@ -374,7 +374,7 @@ class Generator:
         """A team member with `hours` left on `day` under the daily limit (a few tries)."""
         for _ in range(8):
             person_id = self.rng.choice(team)
-            if self.hours.get((person_id, day), 0) + hours <= DAILY_LIMIT:
+            if self.hours.get((person_id, day), 0) + hours <= DAY_LIMIT_HUNDREDTHS:
                 return person_id
         return None
 

@@ -13,7 +13,7 @@ from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing, is_sqlite
 from domain.store.unit_of_work import SqlUnitOfWork
 from migrations import upgrade
-from readmodels.engine import ensure_checkpoints
+from readmodels.catchup.checkpoints import ensure_checkpoints
 
 # The bench's own commands log time from here on, after the firm's two years: the firm's
 # reports and project sizes stay as built however many runs it has served.

@@ -16,10 +16,12 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Event:
     schema_version: ClassVar[int] = 1
+    # The name the event log stores the event under: its class's name.
+    event_type: ClassVar[str] = "Event"
 
-    @property
-    def event_type(self) -> str:
-        return type(self).__name__
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_type = cls.__name__
 
     def payload(self) -> dict[str, Any]:
         """The fields as JSON values. Shallow: the nested values (a time entry's before and

@@ -26,7 +26,7 @@ class Outcome:
 
 def _outcome(uow: UnitOfWork, aggregate: model.Aggregate, *, created: bool = False) -> Outcome:
     return Outcome(
-        id=aggregate.id,  # type: ignore[attr-defined]
+        id=aggregate.id,
         version=aggregate.version,
         position=uow.last_position,
         event_types=frozenset(uow.event_types),
@@ -114,13 +114,11 @@ def _check_daily_limit(
     uow: UnitOfWork, person_id: uuid.UUID, entry: model.TimeEntry, excluding: uuid.UUID | None
 ) -> None:
     total = uow.time_entries.hours_on(person_id, entry.date, excluding) + entry.hours_hundredths
-    if total > DAILY_LIMIT_HUNDREDTHS:
+    if total > model.DAY_LIMIT_HUNDREDTHS:
         raise errors.DailyLimitExceeded(
-            f"{total / 100:g} hours on {entry.date.isoformat()} would exceed 24"
+            f"{total / 100:g} hours on {entry.date.isoformat()} would exceed "
+            f"{model.DAY_LIMIT_HUNDREDTHS / 100:g}"
         )
-
-
-DAILY_LIMIT_HUNDREDTHS = 2400
 
 
 def update_person(cmd: commands.UpdatePerson, uow: UnitOfWork) -> Outcome:
@@ -139,7 +137,7 @@ def update_project(cmd: commands.UpdateProject, uow: UnitOfWork) -> Outcome:
         project = _project(uow, cmd.project_id, cmd.expected_version)
         manager_id = cmd.changes.get("manager_id")
         if manager_id is not None and manager_id != project.manager_id:
-            _check_manager(uow, manager_id)  # type: ignore[arg-type]
+            _check_manager(uow, manager_id)  # type: ignore[arg-type]  # changes hold parsed values: a UUID here
         project.update(cmd.changes)
         uow.commit()
         return _outcome(uow, project)
@@ -149,7 +147,7 @@ def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID) -> None:
     manager = uow.people.get(manager_id)
     if manager is None:
         raise errors.InvalidReference("manager_id", f"no person {manager_id}")
-    if manager.role not in ("manager", "admin"):
+    if manager.role not in (model.Role.MANAGER, model.Role.ADMIN):
         raise errors.ValidationFailed("manager_id", f"{manager.name} is not a manager")
 
 
@@ -244,7 +242,7 @@ def _past_lock(
     actor = known if known is not None and known.id == actor_id else None
     if actor is None and actor_id is not None:
         actor = uow.people.get(actor_id)
-    if actor is None or actor.role != "admin":
+    if actor is None or actor.role != model.Role.ADMIN:
         raise errors.PeriodLocked(
             f"{min(dates)} is on or before the lock date {lock_date}: "
             "only an admin changes time there"
@@ -285,7 +283,7 @@ def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
         project = uow.projects.get(entry.project_id)
         assert project is not None
         new_date = cmd.changes.get("date", entry.date)
-        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)  # type: ignore[list-item]
+        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)  # type: ignore[list-item]  # changes hold parsed values: a date here
         entry.amend(
             project,
             cmd.changes,
@@ -314,7 +312,7 @@ def _own_time(uow: UnitOfWork, person_id: uuid.UUID, actor_id: uuid.UUID | None)
     if actor_id is None or actor_id != person_id:
         return ()
     actor = uow.people.get(actor_id)
-    if not uow.policy.allow_self_approval and (actor is None or actor.role != "admin"):
+    if not uow.policy.allow_self_approval and (actor is None or actor.role != model.Role.ADMIN):
         raise errors.OwnTimeReview("Nobody but an admin approves or rejects their own time.")
     return ("own_time",)
 
@@ -382,7 +380,7 @@ def _reviewable(
     """The week's submitted entries the actor reviews: a manager those on their projects."""
     submitted = [entry for entry in entries if entry.status == "submitted"]
     actor = uow.people.get(actor_id) if actor_id is not None else None
-    if actor is not None and actor.role != "admin":
+    if actor is not None and actor.role != model.Role.ADMIN:
         managed = {
             project_id
             for project_id in {entry.project_id for entry in submitted}

@@ -5,17 +5,31 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import cast
 
 from domain import errors, events
 from domain.money import entry_amount_cents
 
-ROLES = ("admin", "manager", "member")
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+
+
+ROLE_NAMES = frozenset(role.value for role in Role)
+
+# The most hours one person may log on one date, in hundredths.
+DAY_LIMIT_HUNDREDTHS = 2400
 
 
 @dataclass
 class Aggregate:
-    """Each recorded event advances the version by one; the store checks it on save."""
+    """Each recorded event advances the version by one; the store checks it on save. Every
+    aggregate declares its `id` (the first positional field of each)."""
 
+    id: uuid.UUID = field(kw_only=True)
     version: int = field(default=0, kw_only=True)
     loaded_version: int = field(default=0, kw_only=True)
     pending_events: list[tuple[events.Event, int]] = field(
@@ -106,7 +120,7 @@ class Person(Archivable):
         default_bill_rate_cents: int | None,
         cost_rate_cents: int | None,
     ) -> Person:
-        if role not in ROLES:
+        if role not in ROLE_NAMES:
             raise errors.ValidationFailed("role", f"unknown role {role!r}")
         person = cls(
             id=uuid.uuid4(),
@@ -555,9 +569,9 @@ class TimeEntry(Aggregate):
     ) -> None:
         self.check_mutable()
         project.check_open()
-        new_date = changes.get("date", self.date)
+        new_date = cast(dt.date, changes.get("date", self.date))
         if new_date != self.date:
-            project.check_entry_date(new_date, latest_date)  # type: ignore[arg-type]
+            project.check_entry_date(new_date, latest_date)
         task_id = changes.get("task_id", self.task_id)
         if task_id is not None and task_id not in project.tasks:
             raise errors.InvalidReference("task_id", f"task {task_id} is not in this project")

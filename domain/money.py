@@ -26,9 +26,16 @@ def format_cents(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+def percent(part: int, whole: int) -> Decimal:
+    """part / whole in percent, rounded half away from zero to one decimal; 0 when whole is 0."""
+    if whole == 0:
+        return Decimal("0.0")
+    return Decimal(round_half_up_div(part * 1000, whole)) / 10
+
+
 def margin_pct(billed_cents: int, cost_cents: int) -> float | None:
-    """(billed - cost) / billed in percent, rounded half away from zero to one decimal; None
-    when nothing is billed (a margin on no revenue has no percentage)."""
+    """(billed - cost) / billed in percent, to one decimal; None when nothing is billed (a
+    margin on no revenue has no percentage)."""
     if billed_cents == 0:
         return None
-    return round_half_up_div((billed_cents - cost_cents) * 1000, billed_cents) / 10
+    return float(percent(billed_cents - cost_cents, billed_cents))

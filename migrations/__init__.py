@@ -12,7 +12,6 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 HERE = Path(__file__).parent
-SIDES = ("write", "read")
 
 
 def alembic_config(side: str, engine: Engine) -> Config:

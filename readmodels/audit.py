@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from domain.store.db import Databases
-from readmodels.engine import now
+from domain.store.db import Databases, utc_now
 from readmodels.tables import operator_actions
 
 
@@ -17,7 +16,7 @@ def record_action(
     """Record an action inside the transaction that carries it out."""
     conn.execute(
         insert(operator_actions).values(
-            projection=projection, action=action, actor=actor, detail=detail, at=now()
+            projection=projection, action=action, actor=actor, detail=detail, at=utc_now()
         )
     )
 

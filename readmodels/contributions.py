@@ -16,11 +16,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, delete
 
+from domain import events
 from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels.projection import TableSet, conflict_insert
 
-COUNTED = COUNTED_STATUSES
+TIME_ENTRY_EVENTS: frozenset[type[events.Event]] = frozenset(
+    {
+        events.TimeLogged,
+        events.TimeEntryAmended,
+        events.TimeEntryDeleted,
+        events.TimeEntrySubmitted,
+        events.TimeEntryApproved,
+        events.TimeEntryRejected,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class Contribution:
 
 
 def counts(snapshot: Mapping[str, Any] | None) -> bool:
-    return snapshot is not None and snapshot["status"] in COUNTED
+    return snapshot is not None and snapshot["status"] in COUNTED_STATUSES
 
 
 def contribution(snapshot: Mapping[str, Any]) -> Contribution:
@@ -76,11 +86,11 @@ def month_of(day: dt.date) -> tuple[str, dt.date]:
 
 def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Contribution]]:
     """(snapshot, signed contribution) pairs: take away the before, add the after."""
-    pairs = []
+    pairs: list[tuple[Mapping[str, Any], Contribution]] = []
     before, after = event_data.get("before"), event_data.get("after")
-    if counts(before):
+    if before is not None and counts(before):
         pairs.append((before, contribution(before).negated()))
-    if counts(after):
+    if after is not None and counts(after):
         pairs.append((after, contribution(after)))
     return pairs
 
@@ -158,8 +168,9 @@ def _add_to_buckets(
     Built once per table: it runs in every batch."""
     statement = conflict_insert(dialect_name, table)
     label_column = buckets.period_columns[0]
-    return statement.on_conflict_do_update(
+    upsert: Insert = statement.on_conflict_do_update(
         index_elements=[buckets.owner, label_column],
         set_={name: table.c[name] + statement.excluded[name] for name in sum_names(buckets)}
         | {name: statement.excluded[name] for name in copied},
     )
+    return upsert

@@ -5,23 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
-from domain.money import round_half_up_div
+from domain import events
+from domain.money import percent
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import changes
+from readmodels.contributions import TIME_ENTRY_EVENTS, changes
 from readmodels.projection import Projection, TableSet, key_by, upsert
-
-
-def budget_used_pct(billed_cents: int, budget_cents: int) -> Decimal:
-    """billed / budget in percent, rounded half up to one decimal; 0 when the budget is 0."""
-    if budget_cents == 0:
-        return Decimal("0.0")
-    return Decimal(round_half_up_div(billed_cents * 1000, budget_cents)) / 10
 
 
 def person_name(data: dict[str, Any]) -> str:
@@ -33,7 +26,8 @@ def _id(data: dict[str, Any], name: str) -> uuid.UUID:
 
 
 def _lookup_name(conn: Connection, table: Any, key: str, value: uuid.UUID) -> str:
-    return conn.execute(select(table.c.name).where(table.c[key] == value)).scalar_one()
+    name: str = conn.execute(select(table.c.name).where(table.c[key] == value)).scalar_one()
+    return name
 
 
 def on_client_registered(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -104,7 +98,7 @@ def on_project_created(conn: Connection, t: TableSet, event: RecordedEvent) -> N
             "billable_hundredths": 0,
             "billed_cents": 0,
             "total_cost_cents": 0,
-            "budget_used_pct": budget_used_pct(0, data["budget_cents"]),
+            "budget_used_pct": percent(0, data["budget_cents"]),
             "active_task_count": 0,
             "completed_task_count": 0,
             "team": [],
@@ -141,7 +135,7 @@ def on_project_updated(conn: Connection, t: TableSet, event: RecordedEvent) -> N
         manager_name=_lookup_name(conn, t.project_dashboards__people, "person_id", manager_id),
         end_date=dt.date.fromisoformat(data["end_date"]) if data["end_date"] else None,
         budget_cents=data["budget_cents"],
-        budget_used_pct=budget_used_pct(row.billed_cents, data["budget_cents"]),
+        budget_used_pct=percent(row.billed_cents, data["budget_cents"]),
         updated_at=event.recorded_at,
     )
 
@@ -243,18 +237,6 @@ def on_task_reopened(conn: Connection, t: TableSet, event: RecordedEvent) -> Non
     _count_tasks(conn, t, event, 1, -1)
 
 
-TIME_ENTRY_EVENTS = frozenset(
-    {
-        "TimeLogged",
-        "TimeEntryAmended",
-        "TimeEntryDeleted",
-        "TimeEntrySubmitted",
-        "TimeEntryApproved",
-        "TimeEntryRejected",
-    }
-)
-
-
 class ProjectTotals:
     """Folds time-entry changes into per-project differences of hours and billed amounts."""
 
@@ -298,7 +280,7 @@ class ProjectTotals:
                     "billable_hundredths": row.billable_hundredths + billable,
                     "billed_cents": billed,
                     "total_cost_cents": row.total_cost_cents + cost,
-                    "budget_used_pct": budget_used_pct(billed, row.budget_cents),
+                    "budget_used_pct": percent(billed, row.budget_cents),
                     "updated_at": self.at[row.project_id],
                 }
             )
@@ -326,25 +308,25 @@ projection = Projection(
         tables.project_dashboards__team,
     ),
     handlers={
-        "ClientRegistered": on_client_registered,
-        "ClientRenamed": on_client_renamed,
-        "PersonRegistered": on_person_registered,
-        "PersonUpdated": on_person_updated,
-        "ProjectCreated": on_project_created,
-        "ProjectUpdated": on_project_updated,
-        "ProjectClosed": on_project_closed,
-        "ProjectReopened": on_project_reopened,
-        "ProjectArchived": on_project_archived,
-        "ProjectRestored": on_project_restored,
-        "MemberAdded": on_member_added,
-        "MemberUpdated": on_member_added,
-        "MemberRemoved": on_member_removed,
-        "TaskAdded": on_task_added,
-        "TaskCompleted": on_task_completed,
-        "TaskReopened": on_task_reopened,
+        events.ClientRegistered: on_client_registered,
+        events.ClientRenamed: on_client_renamed,
+        events.PersonRegistered: on_person_registered,
+        events.PersonUpdated: on_person_updated,
+        events.ProjectCreated: on_project_created,
+        events.ProjectUpdated: on_project_updated,
+        events.ProjectClosed: on_project_closed,
+        events.ProjectReopened: on_project_reopened,
+        events.ProjectArchived: on_project_archived,
+        events.ProjectRestored: on_project_restored,
+        events.MemberAdded: on_member_added,
+        events.MemberUpdated: on_member_added,
+        events.MemberRemoved: on_member_removed,
+        events.TaskAdded: on_task_added,
+        events.TaskCompleted: on_task_completed,
+        events.TaskReopened: on_task_reopened,
     },
     key=key_by("project_id"),
-    critical_event_types=frozenset({"ProjectCreated"}),
+    critical_events=frozenset({events.ProjectCreated}),
     fold=ProjectTotals,
     folded=TIME_ENTRY_EVENTS,
 )

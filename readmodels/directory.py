@@ -6,10 +6,11 @@ import uuid
 
 from sqlalchemy import Connection, delete, update
 
+from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.dashboards import person_name
-from readmodels.projection import Projection, TableSet, conflict_insert, key_by, upsert
+from readmodels.projection import Handler, Projection, TableSet, conflict_insert, key_by, upsert
 
 
 def name_key(name: str) -> str:
@@ -110,7 +111,7 @@ def on_task_added(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     )
 
 
-def _task_completed(completed: bool):  # type: ignore[no-untyped-def]
+def _task_completed(completed: bool) -> Handler:
     def handler(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
         tasks = t.directory_tasks
         conn.execute(
@@ -133,19 +134,19 @@ projection = Projection(
         tables.directory_tasks,
     ),
     handlers={
-        "ClientRegistered": on_client,
-        "ClientRenamed": on_client,
-        "PersonRegistered": on_person_registered,
-        "PersonUpdated": on_person_updated,
-        "ProjectCreated": on_project,
-        "ProjectUpdated": on_project,
-        "MemberAdded": on_member_added,
-        "MemberRemoved": on_member_removed,
-        "TaskAdded": on_task_added,
-        "TaskCompleted": _task_completed(True),
-        "TaskReopened": _task_completed(False),
+        events.ClientRegistered: on_client,
+        events.ClientRenamed: on_client,
+        events.PersonRegistered: on_person_registered,
+        events.PersonUpdated: on_person_updated,
+        events.ProjectCreated: on_project,
+        events.ProjectUpdated: on_project,
+        events.MemberAdded: on_member_added,
+        events.MemberRemoved: on_member_removed,
+        events.TaskAdded: on_task_added,
+        events.TaskCompleted: _task_completed(True),
+        events.TaskReopened: _task_completed(False),
     },
     key=key_by("person_id"),
     # A client, person or task is readable as soon as the command that made it answers.
-    critical_event_types=frozenset({"ClientRegistered", "PersonRegistered", "TaskAdded"}),
+    critical_events=frozenset({events.ClientRegistered, events.PersonRegistered, events.TaskAdded}),
 )

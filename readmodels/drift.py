@@ -17,10 +17,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from domain.store.db import Databases, as_utc
+from domain.store.db import Databases, as_utc, utc_now
 from domain.store.tables import time_entries
 from readmodels.audit import record_action
-from readmodels.engine import checkpoint_position, head_position, now
+from readmodels.catchup.checkpoints import checkpoint_position, head_position
 from readmodels.projection import upsert
 from readmodels.tables import projection_verifications
 from readmodels.verify import CHECKS, Drift, verify
@@ -70,7 +70,7 @@ def verify_and_record(
             "missing": len(drift.missing),
             "extra": len(drift.extra),
             "differing": len(drift.differing),
-            "verified_at": now(),
+            "verified_at": utc_now(),
             "seconds": round(time.monotonic() - started, 3),
         }
         with dbs.read.begin() as conn:
@@ -133,5 +133,7 @@ class DriftCollector(Collector):
         )
         for row in rows:
             drift.add_metric([row.projection], row.drift_rows)
-            verified.add_metric([row.projection], as_utc(row.verified_at).timestamp())
+            verified_at = as_utc(row.verified_at)
+            if verified_at is not None:
+                verified.add_metric([row.projection], verified_at.timestamp())
         yield from (drift, verified)

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import Connection
 
+from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.projection import Projection, TableSet, key_by, upsert
@@ -30,7 +31,7 @@ projection = Projection(
     name="lock_date",
     version=1,
     tables=(tables.lock_date,),
-    handlers={"LockDateSet": on_lock_date_set},
+    handlers={events.LockDateSet: on_lock_date_set},
     key=key_by("firm_id"),
-    critical_event_types=frozenset({"LockDateSet"}),
+    critical_events=frozenset({events.LockDateSet}),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal, select, union
 
-from readmodels.engine import checkpoint_of
+from readmodels.catchup.checkpoints import checkpoint_of
 from readmodels.queries import Page, _page
 from readmodels.tables import (
     directory_clients,

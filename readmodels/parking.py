@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from domain.store import event_log
-from domain.store.db import Databases
+from domain.store.db import Databases, utc_now
 from domain.store.event_log import RecordedEvent
 from readmodels.audit import record_action
-from readmodels.engine import locked_checkpoint, now
+from readmodels.catchup.checkpoints import locked_checkpoint
 from readmodels.projection import Projection
 from readmodels.tables import parked_events
 
@@ -53,7 +53,7 @@ def retry_parked(
                         parked_events.c.projection == projection.name,
                         parked_events.c.position == event.position,
                     )
-                    .values(error=f"retry failed: {error!r}"[:4000], parked_at=now())
+                    .values(error=f"retry failed: {error!r}"[:4000], parked_at=utc_now())
                 )
                 continue
             applied.append(event.position)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,6 +11,8 @@ from sqlalchemy import Connection, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import conv
 
+from domain import events
+from domain.events import Event
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
 from readmodels.upcasting import upcast
@@ -30,7 +32,7 @@ class TableSet:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Table]:
         return iter(self._tables.values())
 
 
@@ -49,24 +51,46 @@ class Fold(Protocol):
 class Projection:
     """Named read tables plus a projector.
 
-    `handlers` apply one event each. Event types in `folded` are instead accumulated by a
+    `handlers` apply one event each, keyed by event class (the log stores an event under its
+    class's `event_type`). Events of the classes in `folded` are instead accumulated by a
     fresh `fold()` across a run of such events and flushed before any other event (and at
     the end of the batch), which keeps event order while writing in bulk. Applied alone (to
     isolate a failure), an event goes through the same fold: one code path either way.
+    `critical_events` are caught up before the command that recorded them answers.
+    Every class named must be an event of domain/events.py: a projection naming anything
+    else fails when it is built, that is when the registry imports it.
     """
 
     name: str
     version: int
     tables: tuple[Table, ...]
-    handlers: Mapping[str, Handler]
+    handlers: Mapping[type[Event], Handler]
     key: Callable[[RecordedEvent], str]
-    critical_event_types: frozenset[str] = field(default_factory=frozenset)
+    critical_events: frozenset[type[Event]] = frozenset()
     fold: Callable[[], Fold] | None = None
-    folded: frozenset[str] = field(default_factory=frozenset)
+    folded: frozenset[type[Event]] = frozenset()
+    _by_type: Mapping[str, Handler] = field(init=False, repr=False, compare=False)
+    _folded_types: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for kind in (*self.handlers, *self.folded, *self.critical_events):
+            check_event_class(self.name, kind)
+        if self.folded and self.fold is None:
+            raise TypeError(f"projection {self.name} folds events but has no fold")
+        if not self.critical_events <= set(self.handlers) | self.folded:
+            raise ValueError(f"projection {self.name} has critical events it does not apply")
+        by_type = {kind.event_type: handler for kind, handler in self.handlers.items()}
+        object.__setattr__(self, "_by_type", by_type)
+        object.__setattr__(self, "_folded_types", frozenset(k.event_type for k in self.folded))
 
     @property
     def event_types(self) -> frozenset[str]:
-        return frozenset(self.handlers) | self.folded
+        """The names, as the log stores them, of the events this projection applies."""
+        return frozenset(kind.event_type for kind in (*self.handlers, *self.folded))
+
+    @property
+    def critical_event_types(self) -> frozenset[str]:
+        return frozenset(kind.event_type for kind in self.critical_events)
 
     def live_tables(self) -> TableSet:
         return TableSet({table.name: table for table in self.tables})
@@ -94,16 +118,25 @@ class Projection:
             # Here rather than where events are read: a missing upcaster then fails like a
             # projector, so the event is isolated, retried and parked, and other keys go on.
             event = upcast(stored)
-            if event.event_type in self.folded and self.fold is not None:
+            if event.event_type in self._folded_types and self.fold is not None:
                 pending = pending or self.fold()
                 pending.add(event)
                 continue
             if pending is not None:
                 pending.flush(connection, tables)
                 pending = None
-            self.handlers[event.event_type](connection, tables, event)
+            self._by_type[event.event_type](connection, tables, event)
         if pending is not None:
             pending.flush(connection, tables)
+
+
+def check_event_class(projection: str, kind: object) -> None:
+    """Raise unless `kind` is an event class of domain/events.py that events are recorded as
+    (not a base class such as TimeEntryEvent)."""
+    if not (isinstance(kind, type) and issubclass(kind, Event)):
+        raise TypeError(f"projection {projection}: {kind!r} is not an event class")
+    if kind.__subclasses__() or vars(events).get(kind.__name__) is not kind:
+        raise LookupError(f"projection {projection}: {kind.__name__} is not an event it can get")
 
 
 def upsert(

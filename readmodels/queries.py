@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Select, select, tuple_
 
-from domain.money import round_half_up_div
-from readmodels.engine import checkpoint_of
+from domain.money import percent
+from readmodels.catchup.checkpoints import checkpoint_of
 from readmodels.tables import (
     budget_burn,
     client_revenue,
@@ -191,13 +191,6 @@ def time_entries(
     )
 
 
-def percent(part: int, whole: int) -> float:
-    """part / whole in percent, rounded half up to one decimal; 0 when whole is 0."""
-    if whole == 0:
-        return 0.0
-    return round_half_up_div(part * 1000, whole) / 10
-
-
 def utilization_report(
     conn: Connection, date_from: dt.date, date_to: dt.date, limit: int, cursor: str | None
 ) -> Page:
@@ -217,8 +210,8 @@ def utilization_report(
     )
     for row in page.items:
         capacity = row["capacity_hundredths"]
-        row["utilization_pct"] = percent(row["hundredths"], capacity)
-        row["billable_utilization_pct"] = percent(row["billable_hundredths"], capacity)
+        row["utilization_pct"] = float(percent(row["hundredths"], capacity))
+        row["billable_utilization_pct"] = float(percent(row["billable_hundredths"], capacity))
     return page
 
 

@@ -14,15 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, or_, text, update
 
-from domain.store.db import Databases, is_sqlite
-from readmodels.engine import (
-    BATCH_SIZE,
-    batch_connections,
-    catch_up,
-    locked_checkpoint,
-    now,
-    read_window,
-)
+from domain.store.db import Databases, is_sqlite, utc_now
+from readmodels.catchup.batch import BATCH_SIZE
+from readmodels.catchup.checkpoints import batch_connections, locked_checkpoint, read_window
+from readmodels.catchup.loop import catch_up
 from readmodels.projection import SHADOW_SUFFIX, Projection, TableSet
 from readmodels.tables import parked_events, projection_checkpoints
 
@@ -48,70 +43,90 @@ class RebuildResult:
 def rebuild(
     dbs: Databases, projection: Projection, batch_size: int = REBUILD_BATCH_SIZE
 ) -> RebuildResult:
-    started = now()
+    started = utc_now()
     _claim(dbs, projection)
     shadow = projection.shadow_tables()
     try:
         with batch_connections(dbs) as (conn, events):
+            fill = Filling(conn, events, projection, shadow, batch_size)
             with conn.begin():
                 for table in shadow:
                     table.drop(conn, checkfirst=True)
                     table.create(conn)
-            position, applied = 0, 0
-            caught_up = False
-            while not caught_up:
+            while not fill.caught_up:
                 with conn.begin():
-                    position, count, caught_up = _fill(
-                        conn, events, projection, shadow, position, batch_size
-                    )
-                    conn.execute(
-                        update(projection_checkpoints)
-                        .where(projection_checkpoints.c.name == projection.name)
-                        .values(rebuild_heartbeat_at=now())
-                    )
-                applied += count
-            with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn) as (
-                conn,
-                _checkpoint,
-            ):
-                caught_up = False
-                while not caught_up:
-                    position, count, caught_up = _fill(
-                        conn, events, projection, shadow, position, batch_size
-                    )
-                    applied += count
+                    fill.next_batch()
+                    _beat(conn, projection)
+            with locked_checkpoint(dbs, projection.name, SWAP_LOCK_TIMEOUT, connection=conn):
+                fill.caught_up = False
+                while not fill.caught_up:
+                    fill.next_batch()
                 _swap(conn, projection, shadow)
-                conn.execute(
-                    delete(parked_events).where(parked_events.c.projection == projection.name)
-                )
-                conn.execute(
-                    update(projection_checkpoints)
-                    .where(projection_checkpoints.c.name == projection.name)
-                    .values(
-                        position=position,
-                        version=projection.version,
-                        status="ok",
-                        updated_at=now(),
-                        last_progress_at=now(),
-                        failing_position=None,
-                        failing_attempts=0,
-                        retry_at=None,
-                        rebuild_heartbeat_at=None,
-                    )
-                )
+                _reset_checkpoint(conn, projection, fill.position)
     except Exception as error:
         log.exception("rebuild of %s failed", projection.name)
         _abandon(dbs, projection, shadow, error)
         raise
     # Catch-ups that found the checkpoint locked during the swap left their work to us.
     catch_up(dbs, projection)
-    seconds = (now() - started).total_seconds()
-    log.info("rebuilt %s: %d events in %.1f s", projection.name, applied, seconds)
-    return RebuildResult(projection.name, position, applied, seconds)
+    seconds = (utc_now() - started).total_seconds()
+    log.info("rebuilt %s: %d events in %.1f s", projection.name, fill.applied, seconds)
+    return RebuildResult(projection.name, fill.position, fill.applied, seconds)
+
+
+@dataclass
+class Filling:
+    """Shadow tables being filled from the event log, batch by batch (on `conn`, reading
+    events on `events`)."""
+
+    conn: Connection
+    events: Connection
+    projection: Projection
+    shadow: TableSet
+    batch_size: int
+    position: int = 0
+    applied: int = 0
+    caught_up: bool = False
+
+    def next_batch(self) -> None:
+        window = read_window(self.events, self.projection, self.position, self.batch_size)
+        self.projection.apply_batch(self.conn, self.shadow, window.events)
+        self.position, self.caught_up = window.upto, window.reaches_head
+        self.applied += len(window.events)
+
+
+def _beat(conn: Connection, projection: Projection) -> None:
+    """Show the rebuild is alive: a rebuild whose heartbeat goes stale may be claimed again."""
+    conn.execute(
+        update(projection_checkpoints)
+        .where(projection_checkpoints.c.name == projection.name)
+        .values(rebuild_heartbeat_at=utc_now())
+    )
+
+
+def _reset_checkpoint(conn: Connection, projection: Projection, position: int) -> None:
+    """The swapped-in tables are at `position`, with nothing parked or failing."""
+    conn.execute(delete(parked_events).where(parked_events.c.projection == projection.name))
+    now = utc_now()
+    conn.execute(
+        update(projection_checkpoints)
+        .where(projection_checkpoints.c.name == projection.name)
+        .values(
+            position=position,
+            version=projection.version,
+            status="ok",
+            updated_at=now,
+            last_progress_at=now,
+            failing_position=None,
+            failing_attempts=0,
+            retry_at=None,
+            rebuild_heartbeat_at=None,
+        )
+    )
 
 
 def _claim(dbs: Databases, projection: Projection) -> None:
-    stale = now() - STALE_REBUILD
+    stale = utc_now() - STALE_REBUILD
     with dbs.read.begin() as conn:
         claimed = conn.execute(
             update(projection_checkpoints)
@@ -123,23 +138,10 @@ def _claim(dbs: Databases, projection: Projection) -> None:
                     projection_checkpoints.c.rebuild_heartbeat_at < stale,
                 ),
             )
-            .values(status="rebuilding", rebuild_heartbeat_at=now())
+            .values(status="rebuilding", rebuild_heartbeat_at=utc_now())
         ).rowcount
     if claimed != 1:
         raise RebuildInProgress(projection.name)
-
-
-def _fill(
-    conn: Connection,
-    events: Connection,
-    projection: Projection,
-    shadow: TableSet,
-    position: int,
-    batch_size: int,
-) -> tuple[int, int, bool]:
-    window = read_window(events, projection, position, batch_size)
-    projection.apply_batch(conn, shadow, window.events)
-    return window.upto, len(window.events), window.reaches_head
 
 
 def _swap(conn: Connection, projection: Projection, shadow: TableSet) -> None:
@@ -177,6 +179,6 @@ def _abandon(dbs: Databases, projection: Projection, shadow: TableSet, error: Ex
                 status="ok",
                 rebuild_heartbeat_at=None,
                 last_error=f"rebuild failed: {error!r}"[:4000],
-                last_error_at=now(),
+                last_error_at=utc_now(),
             )
         )

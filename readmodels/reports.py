@@ -5,19 +5,30 @@ bucket row; runs of entry changes are summed in memory first (see contributions.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
+from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import BucketFold, Buckets, Contribution, iso_week, month_of
-from readmodels.dashboards import TIME_ENTRY_EVENTS, person_name
+from readmodels.contributions import (
+    TIME_ENTRY_EVENTS,
+    BucketFold,
+    Buckets,
+    Contribution,
+    iso_week,
+    month_of,
+)
+from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
-def _copied(table: str, owner: str, columns: dict[str, str]):  # type: ignore[no-untyped-def]
+def _copied(
+    table: str, owner: str, columns: dict[str, str]
+) -> Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]:
     """Load, per owner, the values each bucket row copies from the projection's lookup."""
 
     def load(conn: Connection, t: TableSet, owners: list[Any]) -> dict[Any, dict[str, Any]]:
@@ -78,7 +89,7 @@ utilization = Projection(
     name="utilization",
     version=1,
     tables=(tables.utilization, tables.utilization__people),
-    handlers={"PersonRegistered": on_person, "PersonUpdated": on_person},
+    handlers={events.PersonRegistered: on_person, events.PersonUpdated: on_person},
     key=key_by("person_id"),
     fold=partial(BucketFold, UTILIZATION),
     folded=TIME_ENTRY_EVENTS,
@@ -123,7 +134,7 @@ client_revenue = Projection(
     name="client_revenue",
     version=2,
     tables=(tables.client_revenue, tables.client_revenue__clients),
-    handlers={"ClientRegistered": on_client, "ClientRenamed": on_client},
+    handlers={events.ClientRegistered: on_client, events.ClientRenamed: on_client},
     key=key_by("client_id"),
     fold=partial(BucketFold, CLIENT_REVENUE),
     folded=TIME_ENTRY_EVENTS,
@@ -164,7 +175,7 @@ budget_burn = Projection(
     name="budget_burn",
     version=1,
     tables=(tables.budget_burn, tables.budget_burn__projects),
-    handlers={"ProjectCreated": on_project_budget, "ProjectUpdated": on_project_budget},
+    handlers={events.ProjectCreated: on_project_budget, events.ProjectUpdated: on_project_budget},
     key=key_by("project_id"),
     fold=partial(BucketFold, BUDGET_BURN),
     folded=TIME_ENTRY_EVENTS,
@@ -206,7 +217,7 @@ project_profitability = Projection(
     name="project_profitability",
     version=1,
     tables=(tables.project_profitability, tables.project_profitability__projects),
-    handlers={"ProjectCreated": on_project_name, "ProjectUpdated": on_project_name},
+    handlers={events.ProjectCreated: on_project_name, events.ProjectUpdated: on_project_name},
     key=key_by("project_id"),
     fold=partial(BucketFold, PROJECT_PROFITABILITY),
     folded=TIME_ENTRY_EVENTS,

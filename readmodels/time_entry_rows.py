@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, literal, select, union_all, update
 
+from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.dashboards import TIME_ENTRY_EVENTS, person_name
+from readmodels.contributions import TIME_ENTRY_EVENTS
+from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
@@ -31,7 +33,7 @@ def on_client(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
         {"client_id": client_id, "name": event.data["name"]},
         ("client_id",),
     )
-    if event.event_type == "ClientRenamed":
+    if event.event_type == events.ClientRenamed.event_type:
         _rename(conn, t, "client", client_id, event.data["name"])
 
 
@@ -39,7 +41,7 @@ def on_person(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
     person_id = uuid.UUID(event.data["person_id"])
     name = person_name(event.data)
     upsert(conn, t.time_entry_rows__people, {"person_id": person_id, "name": name}, ("person_id",))
-    if event.event_type == "PersonUpdated":
+    if event.event_type == events.PersonUpdated.event_type:
         _rename(conn, t, "person", person_id, name)
 
 
@@ -51,7 +53,7 @@ def on_project(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
         {"project_id": project_id, "name": event.data["name"]},
         ("project_id",),
     )
-    if event.event_type == "ProjectUpdated":
+    if event.event_type == events.ProjectUpdated.event_type:
         _rename(conn, t, "project", project_id, event.data["name"])
 
 
@@ -76,15 +78,17 @@ class EntryRows:
     def add(self, event: RecordedEvent) -> None:
         data = event.data
         entry_id = uuid.UUID(data["entry_id"])
-        if event.event_type == "TimeEntryDeleted":
+        if event.event_type == events.TimeEntryDeleted.event_type:
             self.new.pop(entry_id, None)
             self.changed.pop(entry_id, None)
             self.deleted.add(entry_id)
             return
         # Only a rejection leaves an entry rejected; any later change clears the reason.
-        reason = data.get("reason") if event.event_type == "TimeEntryRejected" else None
+        reason = (
+            data.get("reason") if event.event_type == events.TimeEntryRejected.event_type else None
+        )
         fields = _entry_fields(data["after"]) | {"rejection_reason": reason}
-        if event.event_type == "TimeLogged":
+        if event.event_type == events.TimeLogged.event_type:
             self.deleted.discard(entry_id)
             self.new[entry_id] = {
                 "id": entry_id,
@@ -182,13 +186,13 @@ projection = Projection(
         tables.time_entry_rows__tasks,
     ),
     handlers={
-        "ClientRegistered": on_client,
-        "ClientRenamed": on_client,
-        "PersonRegistered": on_person,
-        "PersonUpdated": on_person,
-        "ProjectCreated": on_project,
-        "ProjectUpdated": on_project,
-        "TaskAdded": on_task_added,
+        events.ClientRegistered: on_client,
+        events.ClientRenamed: on_client,
+        events.PersonRegistered: on_person,
+        events.PersonUpdated: on_person,
+        events.ProjectCreated: on_project,
+        events.ProjectUpdated: on_project,
+        events.TaskAdded: on_task_added,
     },
     key=key_by("project_id"),
     fold=EntryRows,

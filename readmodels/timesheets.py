@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from domain import events
 from domain.model import ENTRY_STATUSES
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
-from readmodels.contributions import counts, entry_date, iso_week
-from readmodels.dashboards import TIME_ENTRY_EVENTS, person_name
+from readmodels.contributions import TIME_ENTRY_EVENTS, counts, entry_date, iso_week
+from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
 
 STATUS_COLUMNS = {status: f"{status}_entries" for status in ENTRY_STATUSES}
@@ -61,9 +62,10 @@ def _name(conn: Connection, t: TableSet, person_id: uuid.UUID | None) -> str | N
     if person_id is None:
         return None
     people = t.timesheet_weeks__people
-    return conn.execute(  # type: ignore[no-any-return]
+    name: str = conn.execute(
         select(people.c.name).where(people.c.person_id == person_id)
     ).scalar_one()
+    return name
 
 
 class WeekChanges:
@@ -151,9 +153,9 @@ projection = Projection(
         tables.timesheet_weeks__actions,
     ),
     handlers={
-        "PersonRegistered": on_person,
-        "PersonUpdated": on_person,
-        "TimesheetActed": on_timesheet_acted,
+        events.PersonRegistered: on_person,
+        events.PersonUpdated: on_person,
+        events.TimesheetActed: on_timesheet_acted,
     },
     key=key_by("person_id"),
     fold=WeekChanges,

@@ -29,18 +29,19 @@ def _uncosted(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-TIME_ENTRY_EVENT_TYPES = (
-    "TimeLogged",
-    "TimeEntryAmended",
-    "TimeEntryDeleted",
-    "TimeEntryApproved",
-    "TimeEntryRejected",
+# The time-entry events that were recorded before version 3 (TimeEntrySubmitted was not).
+VERSIONED_TIME_ENTRY_EVENTS: tuple[type[events.Event], ...] = (
+    events.TimeLogged,
+    events.TimeEntryAmended,
+    events.TimeEntryDeleted,
+    events.TimeEntryApproved,
+    events.TimeEntryRejected,
 )
 
-# (event type, version it upgrades from) -> the function producing the next version.
+# (event type as stored, version it upgrades from) -> the function producing the next version.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
-    (event_type, version): step
-    for event_type in TIME_ENTRY_EVENT_TYPES
+    (kind.event_type, version): step
+    for kind in VERSIONED_TIME_ENTRY_EVENTS
     for version, step in ((1, _unattributed), (2, _uncosted))
 }
 
@@ -50,7 +51,7 @@ def _current_versions() -> dict[str, int]:
     pending: list[type[events.Event]] = [events.Event]
     while pending:
         kind = pending.pop()
-        found[kind.__name__] = kind.schema_version
+        found[kind.event_type] = kind.schema_version
         pending.extend(kind.__subclasses__())
     return found
 

@@ -1,6 +1,10 @@
 """Verify: recompute each read model from the write tables (joins and aggregates, the CRUD
 way) and diff it against what the projector built. The same queries are the benchmarks'
 baseline and the tests' oracle.
+
+An oracle shares nothing with what it checks: this module uses the read tables' definitions
+and the domain's statuses, and computes everything else (weeks, months, percentages, the
+team list, a week's status) itself, so that a bug in a projector's helper cannot pass.
 """
 
 from __future__ import annotations
@@ -8,24 +12,58 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select, true
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select, true
 
-from domain.model import COUNTED_STATUSES
+from domain.model import COUNTED_STATUSES, ENTRY_STATUSES
 from domain.store import tables as w
 from domain.store.db import Databases
 from readmodels import tables as r
-from readmodels.contributions import iso_week, month_of
-from readmodels.dashboards import budget_used_pct, team_json
-from readmodels.timesheets import STATUS_COLUMNS, week_status
 
 Rows = dict[Any, dict[str, Any]]
 
 
 COUNTED = w.time_entries.c.status.in_(COUNTED_STATUSES)
 BILLABLE = w.time_entries.c.billable.is_(True)
+STATUS_COLUMNS = {status: f"{status}_entries" for status in ENTRY_STATUSES}
+
+
+def _week(day: dt.date) -> tuple[str, dt.date]:
+    """The ISO week label (2026-W48) and its Monday."""
+    return day.strftime("%G-W%V"), day - dt.timedelta(days=day.weekday())
+
+
+def _month(day: dt.date) -> tuple[str, dt.date]:
+    return day.strftime("%Y-%m"), day.replace(day=1)
+
+
+def _budget_used_pct(billed_cents: int, budget_cents: int) -> Decimal:
+    if budget_cents == 0:
+        return Decimal("0.0")
+    share = Decimal(billed_cents) * 100 / Decimal(budget_cents)
+    return share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _team(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The team as the dashboard shows it: by name, then id."""
+    ordered = sorted(members, key=lambda m: (m["name"], str(m["person_id"])))
+    return [
+        {
+            "person_id": str(m["person_id"]),
+            "name": m["name"],
+            "role": m["role"],
+            "bill_rate_cents": m["bill_rate_cents"],
+        }
+        for m in ordered
+    ]
+
+
+def _week_status(row: dict[str, Any]) -> str:
+    """The one status all the week's entries share, else mixed."""
+    present = {status for status, column in STATUS_COLUMNS.items() if row[column]}
+    return present.pop() if len(present) == 1 else "mixed"
 
 
 def _person_name(people: Any) -> Any:
@@ -35,45 +73,32 @@ def _person_name(people: Any) -> Any:
 def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Rows:
     """Every dashboard (or one project's) the CRUD way: joins and aggregates."""
 
-    def only(column: Any) -> Any:
+    def only(column: Any) -> ColumnElement[bool]:
         return true() if project_id is None else column == project_id
 
+    totals = _project_totals(conn, only(w.time_entries.c.project_id))
+    tasks = _project_tasks(conn, only(w.tasks.c.project_id))
+    teams = _project_teams(conn, only(w.project_members.c.project_id))
+    rows: Rows = {}
+    for row in conn.execute(_projects_query().where(only(w.projects.c.id))):
+        total, task = totals.get(row.project_id), tasks.get(row.project_id)
+        billed = int(total.billed) if total else 0
+        rows[row.project_id] = dict(row._mapping) | {
+            "total_hundredths": int(total.total) if total else 0,
+            "billable_hundredths": int(total.billable) if total else 0,
+            "billed_cents": billed,
+            "total_cost_cents": int(total.cost) if total else 0,
+            "budget_used_pct": _budget_used_pct(billed, row.budget_cents),
+            "active_task_count": int(task.active) if task else 0,
+            "completed_task_count": int(task.completed) if task else 0,
+            "team": _team(teams.get(row.project_id, [])),
+        }
+    return rows
+
+
+def _projects_query() -> Select[Any]:
     manager = w.people.alias("manager")
-    entries = w.time_entries
-    totals = {
-        row.project_id: row
-        for row in conn.execute(
-            select(
-                entries.c.project_id,
-                func.sum(entries.c.hours_hundredths).label("total"),
-                func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
-                func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
-                func.sum(entries.c.cost_cents).label("cost"),
-            )
-            .where(COUNTED, only(entries.c.project_id))
-            .group_by(entries.c.project_id)
-        )
-    }
-    tasks = {
-        row.project_id: row
-        for row in conn.execute(
-            select(
-                w.tasks.c.project_id,
-                func.sum(case((w.tasks.c.completed.is_(False), 1), else_=0)).label("active"),
-                func.sum(case((w.tasks.c.completed.is_(True), 1), else_=0)).label("completed"),
-            )
-            .where(only(w.tasks.c.project_id))
-            .group_by(w.tasks.c.project_id)
-        )
-    }
-    teams: dict[Any, list[dict[str, Any]]] = {}
-    for member in conn.execute(
-        select(w.project_members, _person_name(w.people))
-        .join(w.people, w.people.c.id == w.project_members.c.person_id)
-        .where(only(w.project_members.c.project_id))
-    ):
-        teams.setdefault(member.project_id, []).append(dict(member._mapping))
-    query = (
+    return (
         select(
             w.projects.c.id.label("project_id"),
             w.projects.c.name,
@@ -89,23 +114,51 @@ def recompute_project_dashboards(conn: Connection, project_id: Any = None) -> Ro
         )
         .join(w.clients, w.clients.c.id == w.projects.c.client_id)
         .join(manager, manager.c.id == w.projects.c.manager_id)
-        .where(only(w.projects.c.id))
     )
-    rows: Rows = {}
-    for row in conn.execute(query):
-        total, task = totals.get(row.project_id), tasks.get(row.project_id)
-        billed = int(total.billed) if total else 0
-        rows[row.project_id] = dict(row._mapping) | {
-            "total_hundredths": int(total.total) if total else 0,
-            "billable_hundredths": int(total.billable) if total else 0,
-            "billed_cents": billed,
-            "total_cost_cents": int(total.cost) if total else 0,
-            "budget_used_pct": budget_used_pct(billed, row.budget_cents),
-            "active_task_count": int(task.active) if task else 0,
-            "completed_task_count": int(task.completed) if task else 0,
-            "team": team_json(teams.get(row.project_id, [])),
-        }
-    return rows
+
+
+def _project_totals(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Any]:
+    entries = w.time_entries
+    return {
+        row.project_id: row
+        for row in conn.execute(
+            select(
+                entries.c.project_id,
+                func.sum(entries.c.hours_hundredths).label("total"),
+                func.sum(case((BILLABLE, entries.c.hours_hundredths), else_=0)).label("billable"),
+                func.sum(case((BILLABLE, entries.c.amount_cents), else_=0)).label("billed"),
+                func.sum(entries.c.cost_cents).label("cost"),
+            )
+            .where(COUNTED, where)
+            .group_by(entries.c.project_id)
+        )
+    }
+
+
+def _project_tasks(conn: Connection, where: ColumnElement[bool]) -> dict[Any, Any]:
+    return {
+        row.project_id: row
+        for row in conn.execute(
+            select(
+                w.tasks.c.project_id,
+                func.sum(case((w.tasks.c.completed.is_(False), 1), else_=0)).label("active"),
+                func.sum(case((w.tasks.c.completed.is_(True), 1), else_=0)).label("completed"),
+            )
+            .where(where)
+            .group_by(w.tasks.c.project_id)
+        )
+    }
+
+
+def _project_teams(conn: Connection, where: ColumnElement[bool]) -> dict[Any, list[dict[str, Any]]]:
+    teams: dict[Any, list[dict[str, Any]]] = {}
+    for member in conn.execute(
+        select(w.project_members, _person_name(w.people))
+        .join(w.people, w.people.c.id == w.project_members.c.person_id)
+        .where(where)
+    ):
+        teams.setdefault(member.project_id, []).append(dict(member._mapping))
+    return teams
 
 
 def current_project_dashboards(conn: Connection) -> Rows:
@@ -190,13 +243,13 @@ def recompute_utilization(conn: Connection, date_from: Any = None, date_to: Any 
         )
     }
     rows: Rows = {}
-    in_range = true()
+    in_range: ColumnElement[bool] = true()
     if date_from is not None:
         first_monday = date_from - dt.timedelta(days=date_from.weekday())
         last_sunday = date_to + dt.timedelta(days=6 - date_to.weekday())
         in_range = w.time_entries.c.date.between(first_monday, last_sunday)
     for day in daily(conn, w.time_entries.c.person_id, in_range):
-        week, week_start = iso_week(day.date)
+        week, week_start = _week(day.date)
         person = people[day.key]
         row = rows.setdefault(
             (day.key, week),
@@ -227,7 +280,7 @@ def recompute_client_revenue(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.clients.c.id, w.clients.c.name)).all())
     rows: Rows = {}
     for day in daily(conn, w.projects.c.client_id, true()):
-        month, month_start = month_of(day.date)
+        month, month_start = _month(day.date)
         row = rows.setdefault(
             (day.key, month),
             {
@@ -259,7 +312,7 @@ def recompute_budget_burn(conn: Connection) -> Rows:
     budgets = dict(conn.execute(select(w.projects.c.id, w.projects.c.budget_cents)).all())
     rows: Rows = {}
     for day in daily(conn, w.time_entries.c.project_id, true()):
-        week, week_start = iso_week(day.date)
+        week, week_start = _week(day.date)
         row = rows.setdefault(
             (day.key, week),
             {
@@ -290,18 +343,7 @@ def recompute_timesheets(conn: Connection) -> Rows:
     names = {
         row.id: row.name for row in conn.execute(select(w.people.c.id, _person_name(w.people)))
     }
-    actions = {
-        (row.person_id, row.week): row
-        for row in conn.execute(
-            select(
-                w.timesheets.c.person_id,
-                w.timesheets.c.week,
-                w.timesheets.c.last_action,
-                w.timesheets.c.acted_by,
-                w.timesheets.c.reason,
-            ).where(w.timesheets.c.last_action.is_not(None))
-        )
-    }
+    actions = _week_actions(conn)
     rows: Rows = {}
     for day in conn.execute(
         select(
@@ -312,7 +354,7 @@ def recompute_timesheets(conn: Connection) -> Rows:
             func.sum(entries.c.hours_hundredths).label("hours"),
         ).group_by(entries.c.person_id, entries.c.date, entries.c.status)
     ):
-        week, week_start = iso_week(day.date)
+        week, week_start = _week(day.date)
         action = actions.get((day.person_id, week))
         acted_by = action.acted_by if action else None
         row = rows.setdefault(
@@ -334,10 +376,25 @@ def recompute_timesheets(conn: Connection) -> Rows:
         if day.status in COUNTED_STATUSES:
             row["hundredths"] += int(day.hours)
     for row in rows.values():
-        row["status"] = week_status(
-            {status: row[column] for status, column in STATUS_COLUMNS.items()}
-        )
+        row["status"] = _week_status(row)
     return rows
+
+
+def _week_actions(conn: Connection) -> dict[tuple[Any, str], Any]:
+    """The last action on each week acted on as a whole, by (person, week)."""
+    sheets = w.timesheets
+    return {
+        (row.person_id, row.week): row
+        for row in conn.execute(
+            select(
+                sheets.c.person_id,
+                sheets.c.week,
+                sheets.c.last_action,
+                sheets.c.acted_by,
+                sheets.c.reason,
+            ).where(sheets.c.last_action.is_not(None))
+        )
+    }
 
 
 def current_timesheets(conn: Connection) -> Rows:
@@ -369,7 +426,7 @@ def recompute_project_profitability(conn: Connection) -> Rows:
     names = dict(conn.execute(select(w.projects.c.id, w.projects.c.name)).all())
     rows: Rows = {}
     for day in daily(conn, w.time_entries.c.project_id, true()):
-        month, month_start = month_of(day.date)
+        month, month_start = _month(day.date)
         row = rows.setdefault(
             (day.key, month),
             {

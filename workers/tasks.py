@@ -1,4 +1,4 @@
-"""Celery tasks: receive a projection name and a position, and call the engine."""
+"""Celery tasks: receive a projection name and a position, and catch up projections."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from domain.settings import Settings
-from domain.store.db import as_utc
+from domain.store.db import as_utc, utc_now
 from domain.store.idempotency import purge_expired
-from readmodels import engine
+from readmodels.catchup import failures, loop
+from readmodels.catchup.checkpoints import head_position
 from readmodels.drift import periodic_verify
 from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
@@ -45,14 +46,14 @@ def catch_up(self: Task, projection: str, position: int) -> int:
     app = self.app
     gate = app.delivery.gate
     quietly(gate.hold, projection)
-    policy = engine.RetryPolicy(
+    policy = failures.RetryPolicy(
         max_attempts=app.settings.projection_max_attempts,
         base_delay=app.settings.projection_retry_base,
     )
-    deadline = time.monotonic() + engine.TIME_SLICE_SECONDS
+    deadline = time.monotonic() + loop.TIME_SLICE_SECONDS
     try:
         while True:
-            result = engine.catch_up(
+            result = loop.catch_up(
                 app.databases,
                 PROJECTIONS[projection],
                 policy=policy,
@@ -62,7 +63,7 @@ def catch_up(self: Task, projection: str, position: int) -> int:
             if not result.caught_up:
                 break
             quietly(gate.release, projection)
-            if engine.head_position(app.databases) <= result.position:
+            if head_position(app.databases) <= result.position:
                 return result.position
             # Commands committed after the last batch, finding the flag still set: take it
             # back and go on, unless one of them set it first (and enqueued a task).
@@ -132,7 +133,7 @@ def rebuild_projection(self: Task, projection: str, only_if_outdated: bool = Fal
 def sweep(self: Task) -> dict[str, list[str]]:
     """Wake every projection behind the head; rebuild those whose projector version changed."""
     databases = self.app.databases
-    head = engine.head_position(databases)
+    head = head_position(databases)
     with databases.read_autocommit.connect() as conn:
         checkpoints = {row.name: row for row in conn.execute(select(projection_checkpoints))}
     behind, outdated = [], []
@@ -170,7 +171,7 @@ def _outdated(checkpoint: Any, version: int) -> bool:
         return False
     heartbeat = as_utc(checkpoint.rebuild_heartbeat_at)
     return checkpoint.status != "rebuilding" or (
-        heartbeat is None or heartbeat < engine.now() - STALE_REBUILD
+        heartbeat is None or heartbeat < utc_now() - STALE_REBUILD
     )
 
 

@@ -33,7 +33,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine whose JSON columns are parsed by orjson: projectors and rebuilds read every
-    event's payload, and the standard library's parser was a fifth of a rebuild's time."""
+    event's payload."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -168,6 +168,10 @@ class Databases:
         self.write.dispose()
         if not self.same:
             self.read.dispose()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -90,16 +90,6 @@ APPEND_LOCK = select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY))
 APPEND = insert(event_log).returning(event_log.c.position)
 
 
-def read_after(connection: Connection, position: int, limit: int) -> list[RecordedEvent]:
-    rows = connection.execute(
-        select(event_log)
-        .where(event_log.c.position > position)
-        .order_by(event_log.c.position)
-        .limit(limit)
-    )
-    return [RecordedEvent(**row._mapping) for row in rows]
-
-
 # Projectors never read an event's metadata: leave it out of their reads (a JSON decode less).
 # The columns are RecordedEvent's fields in order, metadata left out.
 PROJECTED_COLUMNS = [
@@ -112,9 +102,10 @@ METADATA_INDEX = [field.name for field in dataclasses.fields(RecordedEvent)].ind
 
 
 def projected_event(values: Sequence[Any]) -> RecordedEvent:
-    """A RecordedEvent from the values of PROJECTED_COLUMNS, in order. Positional: building it
-    from each row's mapping cost a rebuild more than parsing the event's payload."""
-    return RecordedEvent(*values[:METADATA_INDEX], {}, *values[METADATA_INDEX:])
+    """A RecordedEvent from the values of PROJECTED_COLUMNS, in order (positional: a rebuild
+    builds one per event, and a mapping per row costs more)."""
+    fields = [*values[:METADATA_INDEX], {}, *values[METADATA_INDEX:]]
+    return RecordedEvent(*fields)
 
 
 def read_range(
@@ -165,7 +156,8 @@ def of_types(event_types: Iterable[str]) -> ColumnElement[bool]:
 
 
 def head_position(connection: Connection) -> int:
-    return connection.execute(HEAD_QUERY).scalar_one()
+    head: int = connection.execute(HEAD_QUERY).scalar_one()
+    return head
 
 
 def read_positions(connection: Connection, positions: Sequence[int]) -> list[RecordedEvent]:
@@ -178,4 +170,4 @@ def read_positions(connection: Connection, positions: Sequence[int]) -> list[Rec
 
 
 # The head position, alone or embedded in another statement.
-HEAD_QUERY: Select[tuple[int]] = select(func.coalesce(func.max(event_log.c.position), 0))
+HEAD_QUERY: Select[int] = select(func.coalesce(func.max(event_log.c.position), 0))

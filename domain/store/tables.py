@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from domain.model import DAY_LIMIT_HUNDREDTHS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -125,7 +127,9 @@ time_entries = Table(
     Column("notes", Text),
     Column("version", Integer, nullable=False),
     Index("ix_time_entries_person_id_date", "person_id", "date"),
-    CheckConstraint("hours_hundredths > 0 AND hours_hundredths <= 2400", name="hours_range"),
+    CheckConstraint(
+        f"hours_hundredths > 0 AND hours_hundredths <= {DAY_LIMIT_HUNDREDTHS}", name="hours_range"
+    ),
 )
 
 timesheets = Table(

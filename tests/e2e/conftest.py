@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from domain import commands, handlers
 from domain.store.tables import event_log
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels.engine import ensure_checkpoints
+from readmodels.catchup.checkpoints import ensure_checkpoints
 from readmodels.registry import PROJECTIONS
 from tests.support import ledger
 from tests.support.stack import TEST_POLICY, Process, Stack, start_worker

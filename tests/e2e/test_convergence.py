@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from domain import commands, errors, model
-from readmodels import engine
+from readmodels.catchup.checkpoints import checkpoint_position, head_position
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 from tests.e2e.conftest import Commands
@@ -217,14 +217,12 @@ def test_read_models_converge_and_rebuild_to_the_same_tables(
     world = World(Commands(stack), scenario)
     for step in steps:
         world.apply(step)
-    head = engine.head_position(stack.databases)
+    head = head_position(stack.databases)
     # The worker has received every wakeup by now; wait for it to bring every projection up.
     world.run.delivery.wake(list(PROJECTIONS), head)
 
     def converged() -> bool:
-        return all(
-            engine.checkpoint_position(stack.databases, name) >= head for name in PROJECTIONS
-        )
+        return all(checkpoint_position(stack.databases, name) >= head for name in PROJECTIONS)
 
     wait_until(converged, timeout=30, message=lambda: worker.output()[-3000:])
     assert scenario.drift() == {}

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from domain.store.db import PING_AFTER_IDLE_SECONDS, make_engine
 from domain.store.tables import clients
-from readmodels import engine
+from readmodels.catchup.checkpoints import checkpoint_position, head_position
 from readmodels.registry import PROJECTIONS
 from tests.conftest import ADMIN_TOKEN, make_app
 from tests.support.postgres_server import PostgresServer
@@ -65,8 +65,8 @@ def test_a_database_outage_refuses_commands_and_the_pipeline_recovers(tmp_path: 
 
 
 def _caught_up(stack: Stack) -> bool:
-    head = engine.head_position(stack.databases)
-    return all(engine.checkpoint_position(stack.databases, n) >= head for n in PROJECTIONS)
+    head = head_position(stack.databases)
+    return all(checkpoint_position(stack.databases, n) >= head for n in PROJECTIONS)
 
 
 def _clients(stack: Stack) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from sqlalchemy import select, text
 from domain import commands, errors
 from domain.store import event_log as event_log_module
 from domain.store import unit_of_work as uow_module
-from readmodels import engine
+from readmodels.catchup.checkpoints import checkpoint_position, head_position, locked_checkpoint
+from readmodels.catchup.loop import catch_up
 from readmodels.dashboards import projection as dashboards
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
@@ -34,8 +35,8 @@ postgres_only = pytest.mark.parametrize("stack", ["postgres"], indirect=True)
 
 def caught_up(stack: Stack, *names: str) -> Callable[[], bool]:
     def check() -> bool:
-        head = engine.head_position(stack.databases)
-        return all(engine.checkpoint_position(stack.databases, n) >= head for n in names)
+        head = head_position(stack.databases)
+        return all(checkpoint_position(stack.databases, n) >= head for n in names)
 
     return check
 
@@ -118,7 +119,7 @@ def test_duplicate_and_concurrent_delivery_applies_each_event_once(
     clients = [run_commands.new_client(f"C{i}") for i in range(5)]
     for round_number in range(30):
         run_commands.rename(clients[round_number % 5], f"name {round_number}")
-    head = engine.head_position(stack.databases)
+    head = head_position(stack.databases)
     workers = [start_worker(stack, *LEDGER_PLUGIN) for _ in range(2)]
     try:
         celery = run_commands.delivery.celery
@@ -126,7 +127,7 @@ def test_duplicate_and_concurrent_delivery_applies_each_event_once(
             celery.send_task("tally.catch_up", args=("test_ledger", head))
         in_process = [
             threading.Thread(
-                target=engine.catch_up,
+                target=catch_up,
                 args=(stack.databases, ledger.projection),
                 kwargs={"batch_size": 3},
             )
@@ -290,7 +291,7 @@ def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
         message=lambda: ledger_worker.output()[-3000:],
     )
     wait_until(
-        lambda: engine.checkpoint_position(stack.databases, "test_ledger") >= last.position,
+        lambda: checkpoint_position(stack.databases, "test_ledger") >= last.position,
         timeout=20,
     )
     with stack.databases.read.connect() as conn:
@@ -382,7 +383,7 @@ def test_rebuild_under_continuous_reads_never_shows_a_partial_table(
         ).id
         for i in range(60)
     ]
-    engine.catch_up(stack.databases, dashboards)
+    catch_up(stack.databases, dashboards)
     client = app.test_client()
     stop = threading.Event()
     seen: list[int] = []
@@ -479,7 +480,7 @@ def test_the_sync_path_answers_202_while_the_checkpoint_is_held(
         "start_date": "2026-01-05",
         "budget": "10.00",
     }
-    with engine.locked_checkpoint(stack.databases, "project_dashboards", 5):
+    with locked_checkpoint(stack.databases, "project_dashboards", 5):
         started = time.monotonic()
         response = client.post("/api/v1/projects", json=body, headers=admin)
         waited = time.monotonic() - started
@@ -490,7 +491,7 @@ def test_the_sync_path_answers_202_while_the_checkpoint_is_held(
 
     def late_catch_up() -> None:
         time.sleep(0.5)
-        engine.catch_up(stack.databases, PROJECTIONS["project_dashboards"])
+        catch_up(stack.databases, PROJECTIONS["project_dashboards"])
 
     thread = threading.Thread(target=late_catch_up)
     thread.start()

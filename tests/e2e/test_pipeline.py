@@ -7,7 +7,8 @@ import uuid
 from flask.testing import FlaskClient
 
 from domain import commands
-from readmodels.engine import catch_up, checkpoint_position
+from readmodels.catchup.checkpoints import checkpoint_position
+from readmodels.catchup.loop import catch_up
 from readmodels.registry import PROJECTIONS
 from tests.e2e.conftest import Commands
 from tests.support.api import create_client, create_person, create_project

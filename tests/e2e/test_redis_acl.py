@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from readmodels.engine import checkpoint_position
+from readmodels.catchup.checkpoints import checkpoint_position
 from readmodels.registry import affected_by
 from tests.conftest import ADMIN_TOKEN, make_app
 from tests.support.redis_server import RedisServer

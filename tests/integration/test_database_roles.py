@@ -20,7 +20,7 @@ from domain import commands, handlers
 from domain.settings import Settings
 from domain.store.db import Databases
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels import engine
+from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 from tests.support.services import on_ci, own_database, require_postgres
@@ -110,7 +110,7 @@ def test_the_runtime_role_has_dml_and_rebuild_rights_and_no_write_side_ddl(
             SqlUnitOfWork(app.write),
         )
         for projection in PROJECTIONS.values():
-            assert engine.catch_up(app, projection).caught_up
+            assert catch_up(app, projection).caught_up
         assert rebuild(app, PROJECTIONS["project_dashboards"]).position >= 2
         with app.write.begin() as conn:
             conn.execute(text("DELETE FROM idempotency_keys"))

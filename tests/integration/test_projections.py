@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from decimal import Decimal
 
 import pytest
 
 from domain import commands
-from readmodels import engine
+from readmodels import contributions, dashboards, timesheets
+from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
 from readmodels.verify import verify
@@ -107,12 +109,34 @@ def test_a_catch_up_lingers_only_after_a_batch_that_reached_the_head(
     monkeypatch.setattr(time, "sleep", pauses.append)
 
     # A backlog of several batches: no wait between them, one after the batch at the head.
-    result = engine.catch_up(stack.databases, budget_burn, batch_size=2, linger=0.05)
+    result = catch_up(stack.databases, budget_burn, batch_size=2, linger=0.05)
     assert result.caught_up
     assert pauses == [0.05]
 
     s.log(project, ann, MONDAY + dt.timedelta(days=5), 100)
-    result = engine.catch_up(stack.databases, budget_burn)
+    result = catch_up(stack.databases, budget_burn)
     assert result.caught_up and result.applied == 1
     assert pauses == [0.05]  # no linger unless asked (the sync path never asks)
     assert verify(stack.databases, "budget_burn").clean
+
+
+def test_verify_catches_a_bug_in_a_helper_the_projectors_use(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify computes weeks, percentages and teams itself: a broken projector helper shows as
+    drift instead of being repeated by the oracle."""
+    s = Scenario(stack.databases)
+    acme = s.client("Acme")
+    manager = s.person("Mia", "Wong", "manager")
+    project = s.project(acme, manager)
+    s.log(project, manager, MONDAY, 750)
+
+    def off_by_one_week(day: dt.date) -> tuple[str, dt.date]:
+        return contributions.iso_week(day + dt.timedelta(weeks=1))
+
+    monkeypatch.setattr(dashboards, "percent", lambda part, whole: Decimal("99.9"))
+    monkeypatch.setattr(timesheets, "iso_week", off_by_one_week)
+    s.catch_up()
+    drift = s.drift()
+    assert "budget_used_pct" in drift["project_dashboards"]
+    assert "2026-W49" in drift["timesheets"]

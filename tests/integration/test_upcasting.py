@@ -11,7 +11,9 @@ from sqlalchemy import insert, select
 
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import event_log
-from readmodels import engine, upcasting
+from readmodels import upcasting
+from readmodels.catchup.failures import RetryPolicy
+from readmodels.catchup.loop import catch_up
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import parked_events, project_dashboards__clients
 from tests.support.stack import Stack
@@ -42,7 +44,7 @@ def test_projectors_see_old_payloads_upcast_to_the_current_version(
                 recorded_at=dt.datetime.now(dt.UTC),
             )
         )
-    engine.catch_up(stack.databases, PROJECTIONS["project_dashboards"])
+    catch_up(stack.databases, PROJECTIONS["project_dashboards"])
     with stack.databases.read.connect() as conn:
         name = conn.execute(select(project_dashboards__clients.c.name)).scalar_one()
     assert name == "Old Style Ltd"
@@ -89,7 +91,7 @@ def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
                 )
             )
     dashboards = PROJECTIONS["project_dashboards"]
-    result = engine.catch_up(stack.databases, dashboards, policy=engine.RetryPolicy(max_attempts=1))
+    result = catch_up(stack.databases, dashboards, policy=RetryPolicy(max_attempts=1))
     assert result.caught_up
     with stack.databases.read.connect() as conn:
         names = conn.execute(select(project_dashboards__clients.c.name)).scalars().all()
@@ -101,7 +103,8 @@ def test_an_event_without_its_upcaster_is_parked_and_other_keys_go_on(
 
 def test_time_entry_events_of_version_1_name_no_actor_override_nothing_and_cost_nothing() -> None:
     data = {"entry_id": str(uuid.uuid4()), "before": None, "after": {"status": "submitted"}}
-    for event_type in upcasting.TIME_ENTRY_EVENT_TYPES:
+    for kind in upcasting.VERSIONED_TIME_ENTRY_EVENTS:
+        event_type = kind.event_type
         old = RecordedEvent(
             position=1,
             event_id=uuid.uuid4(),

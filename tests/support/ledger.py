@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 
+from domain import events
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
 from readmodels.projection import Projection, TableSet, key_by, upsert
@@ -83,6 +84,6 @@ projection = Projection(
     name="test_ledger",
     version=1,
     tables=(test_ledger,),
-    handlers={"ClientRegistered": on_client_event, "ClientRenamed": on_client_event},
+    handlers={events.ClientRegistered: on_client_event, events.ClientRenamed: on_client_event},
     key=key_by("client_id"),
 )

@@ -9,7 +9,7 @@ from typing import Any
 from domain import commands, handlers
 from domain.store.db import Databases
 from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels import engine
+from readmodels.catchup.loop import catch_up
 from readmodels.registry import PROJECTIONS
 from readmodels.verify import CHECKS, verify
 from tests.support.stack import TEST_POLICY
@@ -90,7 +90,7 @@ class Scenario:
 
     def catch_up(self) -> None:
         for projection in PROJECTIONS.values():
-            result = engine.catch_up(self.databases, projection, time_slice=60)
+            result = catch_up(self.databases, projection, time_slice=60)
             assert result.caught_up, result
 
     def drift(self) -> dict[str, str]:

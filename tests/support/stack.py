@@ -23,7 +23,7 @@ from domain.store import tables as write_tables
 from domain.store.db import Databases, is_sqlite
 from migrations import upgrade
 from readmodels import tables as read_tables
-from readmodels.engine import ensure_checkpoints
+from readmodels.catchup.checkpoints import ensure_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 
