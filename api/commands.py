@@ -95,7 +95,7 @@ def entry_approver(entry_id: uuid.UUID, **_: Any) -> None:
 @blp.response(201, CommandResultSchema)
 def register_client(body: dict[str, Any]) -> Response:
     """Register a client."""
-    outcome, _ = runtime().execute(commands.RegisterClient(name=body["name"].strip()))
+    outcome = runtime().execute(commands.RegisterClient(name=body["name"].strip())).outcome
     return command_response(outcome, 201)
 
 
@@ -106,11 +106,11 @@ def register_client(body: dict[str, Any]) -> Response:
 @blp.response(200, CommandResultSchema)
 def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
     """Rename a client; the new name reaches every read model."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.RenameClient(
             client_id=client_id, name=body["name"].strip(), expected_version=expected_version()
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -121,7 +121,7 @@ def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
 def register_person(body: dict[str, Any]) -> Response:
     """Register a person and issue their first token (shown once)."""
     token = new_token()
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.RegisterPerson(
             first_name=body["first_name"].strip(),
             last_name=body["last_name"].strip(),
@@ -132,7 +132,7 @@ def register_person(body: dict[str, Any]) -> Response:
             cost_rate_cents=body["cost_rate"],
             token_hash=hash_token(token),
         )
-    )
+    ).outcome
     return command_response(outcome, 201, {"token": token})
 
 
@@ -144,7 +144,7 @@ def register_person(body: dict[str, Any]) -> Response:
 @blp.alt_response(202, schema=CommandResultSchema, description="The dashboard is not yet current.")
 def create_project(body: dict[str, Any]) -> Response:
     """Create a project; its dashboard is readable at once (202 if not yet)."""
-    outcome, current = runtime().execute(
+    executed = runtime().execute(
         commands.CreateProject(
             name=body["name"].strip(),
             client_id=body["client_id"],
@@ -156,9 +156,9 @@ def create_project(body: dict[str, Any]) -> Response:
         )
     )
     return command_response(
-        outcome,
-        201 if current else 202,
-        headers={"Location": f"/api/v1/projects/{outcome.id}/dashboard"},
+        executed.outcome,
+        201 if executed.current else 202,
+        headers={"Location": f"/api/v1/projects/{executed.outcome.id}/dashboard"},
     )
 
 
@@ -190,11 +190,11 @@ def write_engine():  # type: ignore[no-untyped-def]
 @blp.response(200, CommandResultSchema)
 def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
     """Change a person's names, weekly capacity or rates."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.UpdatePerson(
             person_id=person_id, changes=domain_changes(body), expected_version=expected_version()
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -205,11 +205,11 @@ def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Change a project's name, budget, manager, end date or default rate."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.UpdateProject(
             project_id=project_id, changes=domain_changes(body), expected_version=expected_version()
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -219,9 +219,9 @@ def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def close_project(project_id: uuid.UUID) -> Response:
     """Close a project: no more time can be logged, amended or deleted on it."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.CloseProject(project_id=project_id, expected_version=expected_version())
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -231,9 +231,9 @@ def close_project(project_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def reopen_project(project_id: uuid.UUID) -> Response:
     """Reopen a closed project."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.ReopenProject(project_id=project_id, expected_version=expected_version())
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -245,7 +245,7 @@ def reopen_project(project_id: uuid.UUID) -> Response:
 @blp.alt_response(200, schema=CommandResultSchema, description="Already a member: updated.")
 def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a person to the project's team (or update their role and rate)."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.AddMember(
             project_id=project_id,
             person_id=body["person_id"],
@@ -253,7 +253,7 @@ def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
             bill_rate_cents=body["bill_rate"],
             expected_version=expected_version(),
         )
-    )
+    ).outcome
     return command_response(outcome, 201 if outcome.created else 200)
 
 
@@ -263,11 +263,11 @@ def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def remove_member(project_id: uuid.UUID, person_id: uuid.UUID) -> Response:
     """Remove a person from the project's team."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.RemoveMember(
             project_id=project_id, person_id=person_id, expected_version=expected_version()
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -282,14 +282,14 @@ def task_response(outcome: Outcome, project_id: uuid.UUID, status: int) -> Respo
 @blp.response(201, TaskResultSchema)
 def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a task to a project; the response's id is the task's, version the project's."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.AddTask(
             project_id=project_id,
             name=body["name"].strip(),
             estimate_hundredths=body["estimate_hours"],
             expected_version=expected_version(),
         )
-    )
+    ).outcome
     return task_response(outcome, project_id, 201)
 
 
@@ -300,9 +300,9 @@ def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
 def complete_task(task_id: uuid.UUID) -> Response:
     """Mark a task completed."""
     project_id = require_task_manager(write_engine(), current_caller(), task_id)
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.CompleteTask(task_id=task_id, expected_version=expected_version())
-    )
+    ).outcome
     return task_response(outcome, project_id, 200)
 
 
@@ -313,9 +313,9 @@ def complete_task(task_id: uuid.UUID) -> Response:
 def reopen_task(task_id: uuid.UUID) -> Response:
     """Reopen a completed task."""
     project_id = require_task_manager(write_engine(), current_caller(), task_id)
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.ReopenTask(task_id=task_id, expected_version=expected_version())
-    )
+    ).outcome
     return task_response(outcome, project_id, 200)
 
 
@@ -329,7 +329,7 @@ def log_time(body: dict[str, Any]) -> Response:
     if not caller.is_admin and body["person_id"] != caller.person_id:
         raise Problem(403, "Log time for yourself (only an admin logs time for others).")
     require_visible_project(write_engine(), caller, body["project_id"])
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.LogTime(
             project_id=body["project_id"],
             person_id=body["person_id"],
@@ -340,7 +340,7 @@ def log_time(body: dict[str, Any]) -> Response:
             notes=body["notes"],
             actor_id=caller.person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 201)
 
 
@@ -351,14 +351,14 @@ def log_time(body: dict[str, Any]) -> Response:
 @blp.response(200, CommandResultSchema)
 def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Amend an entry that is not approved; it becomes a draft again (to be resubmitted)."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.AmendTimeEntry(
             entry_id=entry_id,
             changes=domain_changes(body),
             expected_version=expected_version(),
             actor_id=current_caller().person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -368,13 +368,13 @@ def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def delete_time_entry(entry_id: uuid.UUID) -> Response:
     """Delete an entry that is not approved."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.DeleteTimeEntry(
             entry_id=entry_id,
             expected_version=expected_version(),
             actor_id=current_caller().person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -385,13 +385,13 @@ def delete_time_entry(entry_id: uuid.UUID) -> Response:
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
     """Approve a draft or submitted entry; it becomes immutable. Nobody but an admin approves
     their own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.ApproveTimeEntry(
             entry_id=entry_id,
             expected_version=expected_version(),
             actor_id=current_caller().person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -402,14 +402,14 @@ def approve_time_entry(entry_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Reject a draft or submitted entry with a reason; it counts in no total."""
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.RejectTimeEntry(
             entry_id=entry_id,
             reason=body["reason"].strip(),
             expected_version=expected_version(),
             actor_id=current_caller().person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -421,13 +421,13 @@ def set_lock_date(body: dict[str, Any]) -> Response:
     """Set the firm's lock date: no entry dated on or before it is logged, amended, deleted,
     submitted or rejected (409 period-locked) except by an admin, which the event records."""
     caller = require_role("admin")
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.SetLockDate(
             lock_date=body["lock_date"],
             actor_id=caller.person_id,
             expected_version=expected_version(),
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -440,9 +440,9 @@ def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
     caller = current_caller()
     if not caller.is_admin and caller.person_id != person_id:
         raise Problem(403, "Submit your own week (only an admin submits others').")
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.SubmitTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -453,9 +453,9 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
     """Approve a submitted week: an admin all its submitted entries, a manager those on the
     projects they manage (409 when there are none)."""
     caller = require_role("admin", "manager")
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.ApproveTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -466,14 +466,14 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
 def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:
     """Reject a submitted week with a reason (the same entries approval would take)."""
     caller = require_role("admin", "manager")
-    outcome, _ = runtime().execute(
+    outcome = runtime().execute(
         commands.RejectTimesheet(
             person_id=person_id,
             week=week,
             reason=body["reason"].strip(),
             actor_id=caller.person_id,
         )
-    )
+    ).outcome
     return command_response(outcome, 200)
 
 
@@ -530,5 +530,5 @@ def restore_project(project_id: uuid.UUID) -> Response:
 
 
 def _archive(cmd: commands.Command) -> Response:
-    outcome, _ = runtime().execute(cmd)
+    outcome = runtime().execute(cmd).outcome
     return command_response(outcome, 200)
