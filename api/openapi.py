@@ -4,7 +4,7 @@ client needs (ETag, If-Match, Idempotency-Key, X-Projection-Position, Retry-Afte
 
 Statuses that follow from an operation's shape are added here once (a body can be 400, 413,
 415 or 422; a path parameter 404; anything under /api/v1 401 or 503); a view declares the
-rest with `problems(...)` or `guard(...)`."""
+rest with `problems(...)`, `guard(...)` or `checked_first(...)`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from apispec import BasePlugin
 from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import HTTPException
 
 from api.auth import require_role
+from api.errors import Problem
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/v1"
@@ -205,6 +207,28 @@ def guard(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             check(**(request.view_args or {}))
             return func(*args, **kwargs)
+
+        return problems(*statuses)(wrapper)
+
+    return decorator
+
+
+def checked_first(
+    check: Callable[..., None], *statuses: int
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The command checks its caller against the object it loads, in its unit of work. A
+    request refused before its command runs (its body, query or If-Match) runs
+    `check(**path_parameters)` first, so that a caller who may not do this learns that (403 or
+    404), never a 422 about a body they could not send anyway. Place it right under the route."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except (HTTPException, Problem):
+                check(**(request.view_args or {}))
+                raise
 
         return problems(*statuses)(wrapper)
 

@@ -37,6 +37,7 @@ from api.schemas import (
     UtilizationPageSchema,
     UtilizationRowSchema,
 )
+from domain import access
 from readmodels import engine, queries
 
 blp = Blueprint("queries", __name__, description="Queries: served from the read models.")
@@ -145,10 +146,9 @@ def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
 
 
 def _may_see(row: dict[str, Any]) -> bool:
-    caller = current_caller()
-    if caller.role in ("admin", "manager"):
-        return True
-    return any(member["person_id"] == str(caller.person_id) for member in row["team"])
+    """Whether the caller may see the project of this dashboard row."""
+    team = {uuid.UUID(member["person_id"]) for member in row["team"]}
+    return access.can_see_project(current_caller(), row["manager_id"], team)
 
 
 @blp.route("/projects", methods=["GET"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from domain import commands, handlers
 from domain.handlers import Outcome
@@ -16,8 +16,6 @@ from domain.store.unit_of_work import SqlUnitOfWork
 from domain.unit_of_work import UnitOfWork
 from readmodels import engine
 from readmodels.registry import affected_by
-
-T = TypeVar("T")
 
 
 class Waker(Protocol):
@@ -75,10 +73,12 @@ class CommandService:
         recorded = metadata.for_command(cmd) if cmd is not None else {}
         return SqlUnitOfWork(self.databases.write, recorded, self.policy)
 
-    def read(self, step: Callable[[UnitOfWork], T]) -> T:
-        """Run `step` in a unit of work that commits nothing (an authorization check alone)."""
+    def authorize(self, check: Callable[[UnitOfWork], object]) -> None:
+        """Run an access check (domain/access.py) alone, in a unit of work that commits
+        nothing: for a request refused before its command could run, whose caller must still
+        learn first that they may not do this."""
         with self.unit_of_work(Metadata()) as uow:
-            return step(uow)
+            check(uow)
 
     def after_commit(self, outcome: Outcome) -> bool:
         """Catch the critical projections up in this process and wake the rest; True when
