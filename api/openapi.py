@@ -192,11 +192,14 @@ def problem_responses(spec: Any) -> None:
 
 def problems(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document statuses an operation answers beyond those its shape implies."""
-    return Blueprint.doc(responses={status: http.HTTPStatus(status).name for status in statuses})
+    document: Callable[[Callable[..., Any]], Callable[..., Any]] = Blueprint.doc(
+        responses={status: http.HTTPStatus(status).name for status in statuses}
+    )
+    return document
 
 
 def guard(
-    check: Callable[..., None], *statuses: int
+    check: Callable[..., object], *statuses: int
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run `check(**path_parameters)` before the body and query are validated, so that a
     caller who may not do this learns that first (403 or 404, never a 422 about a body they
@@ -214,7 +217,7 @@ def guard(
 
 
 def checked_first(
-    check: Callable[..., None], *statuses: int
+    check: Callable[..., object], *statuses: int
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The command checks its caller against the object it loads, in its unit of work. A
     request refused before its command runs (its body, query or If-Match) runs
@@ -247,4 +250,5 @@ def csv_also(func: Callable[..., Any]) -> Callable[..., Any]:
         "(a header row, ISO dates, amounts as decimals, UTF-8), not paged.",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
-    return Blueprint.doc(responses={200: csv_answer})(func)
+    documented: Callable[..., Any] = Blueprint.doc(responses={200: csv_answer})(func)
+    return documented

@@ -121,7 +121,12 @@ def csv_read(
 def read(
     projection: str, args: dict[str, Any], query: Callable[[Connection], queries.Page]
 ) -> Reply:
+    """A page, once the read model holds min_position."""
     wait_for(projection, args)
+    return page_reply(query)
+
+
+def page_reply(query: Callable[[Connection], queries.Page]) -> Reply:
     try:
         with read_connection() as conn:
             page = query(conn)
@@ -287,7 +292,7 @@ def profitability_report(args: dict[str, Any]) -> Reply:
 @problems(403, 404, 409)
 @blp.arguments(BudgetBurnQuerySchema, location="query")
 @blp.response(200, BudgetBurnPageSchema)
-def budget_burn_report(args: dict[str, Any]) -> Reply:
+def budget_burn_report(args: dict[str, Any]) -> Reply | Response:
     """A project's hours and billed amounts per ISO week, with the budget left."""
     caller = current_caller()
     project_id = args["project_id"]
@@ -298,15 +303,15 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
         raise Problem(404, f"No project {project_id}.")
     if not (caller.is_admin or row["manager_id"] == caller.person_id):
         raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
+    # The read model was waited for above, before its dashboard row: not again here.
     if wants_csv():
-        return csv_read(
-            "budget_burn",
-            args,
+        return export(
             "budget-burn",
             BudgetBurnRowSchema(),
             lambda conn, _limit, _cursor: queries.budget_burn_report(conn, project_id),
+            read_connection,
         )
-    return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))
+    return page_reply(lambda conn: queries.budget_burn_report(conn, project_id))
 
 
 @blp.route("/settings/lock-date", methods=["GET"])

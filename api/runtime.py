@@ -113,4 +113,5 @@ class WaiterLimit:
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["tally"]  # type: ignore[no-any-return]
+    tally: Runtime = current_app.extensions["tally"]
+    return tally

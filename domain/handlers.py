@@ -28,7 +28,7 @@ class Outcome:
 
 def _outcome(uow: UnitOfWork, aggregate: model.Aggregate, *, created: bool = False) -> Outcome:
     return Outcome(
-        id=aggregate.id,  # type: ignore[attr-defined]
+        id=aggregate.id,  # type: ignore[attr-defined]  # each aggregate declares its id
         version=aggregate.version,
         position=uow.last_position,
         event_types=frozenset(uow.event_types),
@@ -154,8 +154,8 @@ def update_project(cmd: commands.UpdateProject, uow: UnitOfWork) -> Outcome:
     with uow:
         project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         manager_id = cmd.changes.get("manager_id")
-        if manager_id is not None and manager_id != project.manager_id:
-            _check_manager(uow, manager_id)  # type: ignore[arg-type]
+        if isinstance(manager_id, uuid.UUID) and manager_id != project.manager_id:
+            _check_manager(uow, manager_id)
         project.update(cmd.changes)
         uow.commit()
         return _outcome(uow, project)
@@ -303,7 +303,8 @@ def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
         project = uow.projects.get(entry.project_id)
         assert project is not None
         new_date = cmd.changes.get("date", entry.date)
-        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)  # type: ignore[list-item]
+        assert isinstance(new_date, dt.date), "the schema gives a date"
+        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)
         entry.amend(
             project,
             cmd.changes,

@@ -109,13 +109,13 @@ class TableRepository(Generic[A]):
                 self.table.c.version == bindparam("loaded_version"),
             ),
         )
+        aggregate_id = aggregate.id  # type: ignore[attr-defined]  # each aggregate declares its id
         result = self.connection.execute(
-            changed,
-            row | {"row_id": aggregate.id, "loaded_version": aggregate.loaded_version},  # type: ignore[attr-defined]
+            changed, row | {"row_id": aggregate_id, "loaded_version": aggregate.loaded_version}
         )
         if result.rowcount != 1:
             raise errors.ConcurrentModification(
-                f"{self.aggregate_type} {aggregate.id} was changed by another request"  # type: ignore[attr-defined]
+                f"{self.aggregate_type} {aggregate_id} was changed by another request"
             )
 
 
@@ -252,7 +252,7 @@ class ProjectRepository(TableRepository[model.Project]):
 
     def _json_rows(self, owned: ColumnElement[bool], *columns: ColumnElement[Any]) -> Any:
         """A correlated subquery: one JSON array per row that matches `owned`, or NULL."""
-        table = columns[0].table  # type: ignore[attr-defined]
+        table = columns[0].table
         if self.connection.dialect.name == "postgresql":
             rows = func.json_agg(func.json_build_array(*columns), type_=JSON)
         else:
