@@ -44,7 +44,8 @@ class Metadata:
 
 @dataclass(frozen=True)
 class Executed:
-    """A command's outcome, and whether the read models it concerns had reached it."""
+    """A command's outcome, and whether the read models it concerns critically (those a
+    client reads its own write from at once) had reached it."""
 
     outcome: Outcome
     current: bool
@@ -70,6 +71,7 @@ class CommandService:
     def unit_of_work(
         self, metadata: Metadata, cmd: commands.Command | None = None
     ) -> SqlUnitOfWork:
+        """A unit of work whose events record `metadata` for `cmd`."""
         recorded = metadata.for_command(cmd) if cmd is not None else {}
         return SqlUnitOfWork(self.databases.write, recorded, self.policy)
 
