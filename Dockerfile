@@ -11,6 +11,7 @@ COPY readmodels ./readmodels
 COPY domain ./domain
 COPY migrations ./migrations
 COPY bench ./bench
+COPY service ./service
 RUN pip install . && chmod -R go-w /app
 USER tally
 EXPOSE 8000

@@ -28,6 +28,7 @@ from api.parsing import IsoWeekConverter, iso_week_parameter, refuse_unknown_que
 from api.runtime import Runtime
 from domain.settings import Settings
 from domain.store.db import Databases
+from domain.store.idempotency import IdempotencyKeys
 from workers.celery_app import make_celery
 from workers.delivery import BackgroundWaker
 
@@ -37,7 +38,7 @@ API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class TallyApi(Api):
+class TallyApi(Api):  # type: ignore[misc]  # flask-smorest ships no type information
     """flask-smorest, answering its own errors (webargs 422s, Flask 404/405) as problem+json
     and documenting them so (api/openapi.py), with no page-based pagination schema."""
 
@@ -51,7 +52,7 @@ class TallyApi(Api):
     def _register_pagination_header(self) -> None:
         """Lists paginate by cursor (`next_cursor`), not flask-smorest's page header."""
 
-    def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def,override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return handle_http_exception(error)
 
 
@@ -78,25 +79,38 @@ def create_app(settings: Settings | None = None) -> Flask:
         delivery=BackgroundWaker(celery.delivery),
     )
     app.extensions["tally"] = runtime
+    _register_blueprints(app)
+    register_error_handlers(app)
+    queries.install(app)
+    _install_request_hooks(app, runtime)
+    headers.install(app)
+    if settings.admin_token:
+        try:
+            runtime.bootstrap_admin(settings.admin_token)
+        except SQLAlchemyError as error:
+            log.warning("could not create the first admin (run `tally db upgrade`): %s", error)
+    return app
 
+
+def _register_blueprints(app: Flask) -> None:
     app.url_map.converters["isoweek"] = IsoWeekConverter
     api = TallyApi(app, spec_kwargs={"extra_plugins": [ProblemsPlugin()]})
     api.register_converter(IsoWeekConverter, iso_week_parameter)
-    api.register_blueprint(commands.blp, url_prefix=API_PREFIX)
-    api.register_blueprint(queries.blp, url_prefix=API_PREFIX)
-    api.register_blueprint(lookups.blp, url_prefix=API_PREFIX)
-    api.register_blueprint(history.blp, url_prefix=API_PREFIX)
-    api.register_blueprint(operations.blp, url_prefix=API_PREFIX)
-    api.register_blueprint(tokens.blp, url_prefix=API_PREFIX)
+    for blueprint in (commands, queries, lookups, history, operations, tokens):
+        api.register_blueprint(blueprint.blp, url_prefix=API_PREFIX)
     api.register_blueprint(operations.health_blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(metrics.blp)
-    register_error_handlers(app)
-    queries.install(app)
+
+
+def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
+    """Before a request under /api/v1: the metrics guard, authentication, unknown query
+    parameters, the body's media type, then its Idempotency-Key; after it, the key's answer."""
+    keys = IdempotencyKeys(runtime.databases.write)
 
     @app.before_request
     def _guard_api() -> Response | None:
-        refused = metrics.guard(settings)
+        refused = metrics.guard(runtime.settings)
         if refused is not None or not request.path.startswith(API_PREFIX + "/"):
             return refused
         authenticate(runtime.databases.write_autocommit)
@@ -104,14 +118,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
             raise Problem(415, "Send the body as application/json.")
-        return idempotency.claim(runtime.databases.write)
+        return idempotency.claim(keys)
 
-    idempotency.install(app, runtime.databases.write)
-    headers.install(app)
-
-    if settings.admin_token:
-        try:
-            runtime.bootstrap_admin(settings.admin_token)
-        except SQLAlchemyError as error:
-            log.warning("could not create the first admin (run `tally db upgrade`): %s", error)
-    return app
+    idempotency.install(app, keys)

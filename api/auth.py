@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.errors import Problem
-from domain.model import Role
+from domain import access
 from domain.store import tables
 from domain.store.db import SQLITE_BUSY_TIMEOUT_MS, as_utc, is_sqlite, set_sqlite_busy_timeout
 
@@ -39,15 +39,11 @@ DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
-class Caller:
-    person_id: uuid.UUID
-    role: str
+class Caller(access.Caller):
+    """The request's caller: the person its token belongs to, whom commands act for."""
+
     email: str
     token_id: uuid.UUID
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
 
 
 @dataclass(frozen=True)
@@ -146,7 +142,8 @@ def authenticate(engine: Engine) -> None:
 
 
 def current_caller() -> Caller:
-    return g.caller  # type: ignore[no-any-return]
+    caller: Caller = g.caller
+    return caller
 
 
 def require_role(*roles: str) -> Caller:

@@ -95,17 +95,21 @@ def token_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def demo_data(settings: Settings, projects: int, entries: int) -> dict[str, int | str]:
-    from api.demo import create_demo_data
-    from readmodels.catchup.checkpoints import head_position
-    from readmodels.registry import PROJECTIONS
+    from service.commands import CommandService
+    from service.demo import create_demo_data
     from workers.celery_app import make_celery
 
     databases = Databases(settings.database_url, settings.read_database_url)
     try:
-        counts = create_demo_data(databases, projects=projects, entries=entries)
-        celery = make_celery(settings)
-        celery.delivery.wake(PROJECTIONS, head_position(databases))
-        return counts
+        # Every command wakes the workers, who project the firm as it grows.
+        service = CommandService(
+            databases,
+            make_celery(settings).delivery,
+            settings.policy,
+            settings.sync_timeout,
+            catch_up_critical=False,
+        )
+        return create_demo_data(service, projects=projects, entries=entries)
     finally:
         databases.dispose()
 
@@ -265,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return token_command(settings, args)
         print(create_token(settings, args.email, args.name, args.expires_in))
     elif args.command == "demo-data":
-        from api.demo import DemoDataError
+        from service.demo import DemoDataError
 
         try:
             print(json.dumps(demo_data(settings, args.projects, args.entries)))

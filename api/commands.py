@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from api.access import (
-    require_entry_approver,
-    require_entry_owner,
-    require_project_manager,
-    require_task_manager,
-    require_visible_project,
-)
 from api.auth import current_caller, hash_token, new_token, require_role
 from api.errors import Problem
-from api.openapi import IF_MATCH_PATTERN, guard, problems, roles
+from api.openapi import IF_MATCH_PATTERN, checked_first, problems, roles
 from api.parsing import Blueprint
 from api.runtime import runtime
 from api.schemas import (
@@ -38,9 +32,10 @@ from api.schemas import (
     UpdatePersonSchema,
     UpdateProjectSchema,
 )
-from domain import commands
+from domain import access, commands
 from domain.handlers import Outcome
 from domain.model import Role
+from domain.unit_of_work import UnitOfWork
 
 blp = Blueprint("commands", __name__, description="Commands: every change goes through here.")
 
@@ -74,20 +69,32 @@ def command_response(
     return response
 
 
+# A command checks its caller against what it loads (domain/access.py). These run the same
+# checks alone, for a request refused before its command could run (`checked_first`).
+
+
 def project_manager(project_id: uuid.UUID, **_: Any) -> None:
-    require_project_manager(write_engine(), current_caller(), project_id)
+    caller = current_caller()
+    authorize(lambda uow: access.managed_project(uow, caller, project_id))
 
 
 def task_manager(task_id: uuid.UUID, **_: Any) -> None:
-    require_task_manager(write_engine(), current_caller(), task_id)
+    caller = current_caller()
+    authorize(lambda uow: access.managed_task_project(uow, caller, task_id))
 
 
 def entry_owner(entry_id: uuid.UUID, **_: Any) -> None:
-    require_entry_owner(write_engine(), current_caller(), entry_id)
+    caller = current_caller()
+    authorize(lambda uow: access.owned_entry(uow, caller, entry_id))
 
 
 def entry_approver(entry_id: uuid.UUID, **_: Any) -> None:
-    require_entry_approver(write_engine(), current_caller(), entry_id)
+    caller = current_caller()
+    authorize(lambda uow: access.reviewed_entry(uow, caller, entry_id))
+
+
+def authorize(check: Callable[[UnitOfWork], object]) -> None:
+    runtime().service.authorize(check)
 
 
 @blp.route("/clients", methods=["POST"])
@@ -96,7 +103,7 @@ def entry_approver(entry_id: uuid.UUID, **_: Any) -> None:
 @blp.response(201, CommandResultSchema)
 def register_client(body: dict[str, Any]) -> Response:
     """Register a client."""
-    outcome, _ = runtime().execute(commands.RegisterClient(name=body["name"].strip()))
+    outcome = runtime().execute(commands.RegisterClient(name=body["name"].strip())).outcome
     return command_response(outcome, 201)
 
 
@@ -107,10 +114,14 @@ def register_client(body: dict[str, Any]) -> Response:
 @blp.response(200, CommandResultSchema)
 def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
     """Rename a client; the new name reaches every read model."""
-    outcome, _ = runtime().execute(
-        commands.RenameClient(
-            client_id=client_id, name=body["name"].strip(), expected_version=expected_version()
+    outcome = (
+        runtime()
+        .execute(
+            commands.RenameClient(
+                client_id=client_id, name=body["name"].strip(), expected_version=expected_version()
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -122,17 +133,21 @@ def rename_client(body: dict[str, Any], client_id: uuid.UUID) -> Response:
 def register_person(body: dict[str, Any]) -> Response:
     """Register a person and issue their first token (shown once)."""
     token = new_token()
-    outcome, _ = runtime().execute(
-        commands.RegisterPerson(
-            first_name=body["first_name"].strip(),
-            last_name=body["last_name"].strip(),
-            email=body["email"],
-            role=body["role"],
-            weekly_capacity_hundredths=body.get("weekly_capacity_hours", 4000),
-            default_bill_rate_cents=body["default_bill_rate"],
-            cost_rate_cents=body["cost_rate"],
-            token_hash=hash_token(token),
+    outcome = (
+        runtime()
+        .execute(
+            commands.RegisterPerson(
+                first_name=body["first_name"].strip(),
+                last_name=body["last_name"].strip(),
+                email=body["email"],
+                role=body["role"],
+                weekly_capacity_hundredths=body.get("weekly_capacity_hours", 4000),
+                default_bill_rate_cents=body["default_bill_rate"],
+                cost_rate_cents=body["cost_rate"],
+                token_hash=hash_token(token),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 201, {"token": token})
 
@@ -145,7 +160,7 @@ def register_person(body: dict[str, Any]) -> Response:
 @blp.alt_response(202, schema=CommandResultSchema, description="The dashboard is not yet current.")
 def create_project(body: dict[str, Any]) -> Response:
     """Create a project; its dashboard is readable at once (202 if not yet)."""
-    outcome, current = runtime().execute(
+    executed = runtime().execute(
         commands.CreateProject(
             name=body["name"].strip(),
             client_id=body["client_id"],
@@ -157,9 +172,9 @@ def create_project(body: dict[str, Any]) -> Response:
         )
     )
     return command_response(
-        outcome,
-        201 if current else 202,
-        headers={"Location": f"/api/v1/projects/{outcome.id}/dashboard"},
+        executed.outcome,
+        201 if executed.current else 202,
+        headers={"Location": f"/api/v1/projects/{executed.outcome.id}/dashboard"},
     )
 
 
@@ -180,10 +195,6 @@ def domain_changes(body: dict[str, Any]) -> dict[str, object]:
     }
 
 
-def write_engine():  # type: ignore[no-untyped-def]
-    return runtime().databases.write
-
-
 @blp.route("/people/<uuid:person_id>", methods=["PATCH"])
 @roles(Role.ADMIN)
 @problems(409, 412)
@@ -191,133 +202,185 @@ def write_engine():  # type: ignore[no-untyped-def]
 @blp.response(200, CommandResultSchema)
 def update_person(body: dict[str, Any], person_id: uuid.UUID) -> Response:
     """Change a person's names, weekly capacity or rates."""
-    outcome, _ = runtime().execute(
-        commands.UpdatePerson(
-            person_id=person_id, changes=domain_changes(body), expected_version=expected_version()
+    outcome = (
+        runtime()
+        .execute(
+            commands.UpdatePerson(
+                person_id=person_id,
+                changes=domain_changes(body),
+                expected_version=expected_version(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/projects/<uuid:project_id>", methods=["PATCH"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(409, 412)
 @blp.arguments(UpdateProjectSchema)
 @blp.response(200, CommandResultSchema)
 def update_project(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Change a project's name, budget, manager, end date or default rate."""
-    outcome, _ = runtime().execute(
-        commands.UpdateProject(
-            project_id=project_id, changes=domain_changes(body), expected_version=expected_version()
+    outcome = (
+        runtime()
+        .execute(
+            commands.UpdateProject(
+                project_id=project_id,
+                changes=domain_changes(body),
+                expected_version=expected_version(),
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(412)
 @blp.response(200, CommandResultSchema)
 def close_project(project_id: uuid.UUID) -> Response:
     """Close a project: no more time can be logged, amended or deleted on it."""
-    outcome, _ = runtime().execute(
-        commands.CloseProject(project_id=project_id, expected_version=expected_version())
+    outcome = (
+        runtime()
+        .execute(
+            commands.CloseProject(
+                project_id=project_id, expected_version=expected_version(), caller=current_caller()
+            )
+        )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/projects/<uuid:project_id>/reopen", methods=["POST"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(412)
 @blp.response(200, CommandResultSchema)
 def reopen_project(project_id: uuid.UUID) -> Response:
     """Reopen a closed project."""
-    outcome, _ = runtime().execute(
-        commands.ReopenProject(project_id=project_id, expected_version=expected_version())
+    outcome = (
+        runtime()
+        .execute(
+            commands.ReopenProject(
+                project_id=project_id, expected_version=expected_version(), caller=current_caller()
+            )
+        )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/projects/<uuid:project_id>/members", methods=["POST"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(412)
 @blp.arguments(AddMemberSchema)
 @blp.response(201, CommandResultSchema)
 @blp.alt_response(200, schema=CommandResultSchema, description="Already a member: updated.")
 def add_member(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a person to the project's team (or update their role and rate)."""
-    outcome, _ = runtime().execute(
-        commands.AddMember(
-            project_id=project_id,
-            person_id=body["person_id"],
-            role=body["role"].strip(),
-            bill_rate_cents=body["bill_rate"],
-            expected_version=expected_version(),
+    outcome = (
+        runtime()
+        .execute(
+            commands.AddMember(
+                project_id=project_id,
+                person_id=body["person_id"],
+                role=body["role"].strip(),
+                bill_rate_cents=body["bill_rate"],
+                expected_version=expected_version(),
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 201 if outcome.created else 200)
 
 
 @blp.route("/projects/<uuid:project_id>/members/<uuid:person_id>", methods=["DELETE"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(409, 412)
 @blp.response(200, CommandResultSchema)
 def remove_member(project_id: uuid.UUID, person_id: uuid.UUID) -> Response:
     """Remove a person from the project's team."""
-    outcome, _ = runtime().execute(
-        commands.RemoveMember(
-            project_id=project_id, person_id=person_id, expected_version=expected_version()
+    outcome = (
+        runtime()
+        .execute(
+            commands.RemoveMember(
+                project_id=project_id,
+                person_id=person_id,
+                expected_version=expected_version(),
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
-def task_response(outcome: Outcome, project_id: uuid.UUID, status: int) -> Response:
-    return command_response(outcome, status, {"project_id": str(project_id)})
+def task_response(outcome: Outcome, status: int) -> Response:
+    return command_response(outcome, status, {"project_id": str(outcome.project_id)})
 
 
 @blp.route("/projects/<uuid:project_id>/tasks", methods=["POST"])
-@guard(project_manager, 403)
+@checked_first(project_manager, 403)
 @problems(412)
 @blp.arguments(AddTaskSchema)
 @blp.response(201, TaskResultSchema)
 def add_task(body: dict[str, Any], project_id: uuid.UUID) -> Response:
     """Add a task to a project; the response's id is the task's, version the project's."""
-    outcome, _ = runtime().execute(
-        commands.AddTask(
-            project_id=project_id,
-            name=body["name"].strip(),
-            estimate_hundredths=body["estimate_hours"],
-            expected_version=expected_version(),
+    outcome = (
+        runtime()
+        .execute(
+            commands.AddTask(
+                project_id=project_id,
+                name=body["name"].strip(),
+                estimate_hundredths=body["estimate_hours"],
+                expected_version=expected_version(),
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
-    return task_response(outcome, project_id, 201)
+    return task_response(outcome, 201)
 
 
 @blp.route("/tasks/<uuid:task_id>/complete", methods=["POST"])
-@guard(task_manager, 403)
+@checked_first(task_manager, 403)
 @problems(412)
 @blp.response(200, TaskResultSchema)
 def complete_task(task_id: uuid.UUID) -> Response:
     """Mark a task completed."""
-    project_id = require_task_manager(write_engine(), current_caller(), task_id)
-    outcome, _ = runtime().execute(
-        commands.CompleteTask(task_id=task_id, expected_version=expected_version())
+    outcome = (
+        runtime()
+        .execute(
+            commands.CompleteTask(
+                task_id=task_id, expected_version=expected_version(), caller=current_caller()
+            )
+        )
+        .outcome
     )
-    return task_response(outcome, project_id, 200)
+    return task_response(outcome, 200)
 
 
 @blp.route("/tasks/<uuid:task_id>/reopen", methods=["POST"])
-@guard(task_manager, 403)
+@checked_first(task_manager, 403)
 @problems(412)
 @blp.response(200, TaskResultSchema)
 def reopen_task(task_id: uuid.UUID) -> Response:
     """Reopen a completed task."""
-    project_id = require_task_manager(write_engine(), current_caller(), task_id)
-    outcome, _ = runtime().execute(
-        commands.ReopenTask(task_id=task_id, expected_version=expected_version())
+    outcome = (
+        runtime()
+        .execute(
+            commands.ReopenTask(
+                task_id=task_id, expected_version=expected_version(), caller=current_caller()
+            )
+        )
+        .outcome
     )
-    return task_response(outcome, project_id, 200)
+    return task_response(outcome, 200)
 
 
 @blp.route("/time-entries", methods=["POST"])
@@ -329,87 +392,111 @@ def log_time(body: dict[str, Any]) -> Response:
     caller = current_caller()
     if not caller.is_admin and body["person_id"] != caller.person_id:
         raise Problem(403, "Log time for yourself (only an admin logs time for others).")
-    require_visible_project(write_engine(), caller, body["project_id"])
-    outcome, _ = runtime().execute(
-        commands.LogTime(
-            project_id=body["project_id"],
-            person_id=body["person_id"],
-            date=body["date"],
-            hours_hundredths=body["hours"],
-            billable=body["billable"],
-            task_id=body["task_id"],
-            notes=body["notes"],
-            actor_id=caller.person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.LogTime(
+                project_id=body["project_id"],
+                person_id=body["person_id"],
+                date=body["date"],
+                hours_hundredths=body["hours"],
+                billable=body["billable"],
+                task_id=body["task_id"],
+                notes=body["notes"],
+                actor_id=caller.person_id,
+                caller=caller,
+            )
         )
+        .outcome
     )
     return command_response(outcome, 201)
 
 
 @blp.route("/time-entries/<uuid:entry_id>", methods=["PATCH"])
-@guard(entry_owner, 403)
+@checked_first(entry_owner, 403)
 @problems(409, 412)
 @blp.arguments(AmendTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def amend_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Amend an entry that is not approved; it becomes a draft again (to be resubmitted)."""
-    outcome, _ = runtime().execute(
-        commands.AmendTimeEntry(
-            entry_id=entry_id,
-            changes=domain_changes(body),
-            expected_version=expected_version(),
-            actor_id=current_caller().person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.AmendTimeEntry(
+                entry_id=entry_id,
+                changes=domain_changes(body),
+                expected_version=expected_version(),
+                actor_id=current_caller().person_id,
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/time-entries/<uuid:entry_id>", methods=["DELETE"])
-@guard(entry_owner, 403)
+@checked_first(entry_owner, 403)
 @problems(409, 412)
 @blp.response(200, CommandResultSchema)
 def delete_time_entry(entry_id: uuid.UUID) -> Response:
     """Delete an entry that is not approved."""
-    outcome, _ = runtime().execute(
-        commands.DeleteTimeEntry(
-            entry_id=entry_id,
-            expected_version=expected_version(),
-            actor_id=current_caller().person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.DeleteTimeEntry(
+                entry_id=entry_id,
+                expected_version=expected_version(),
+                actor_id=current_caller().person_id,
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/time-entries/<uuid:entry_id>/approve", methods=["POST"])
-@guard(entry_approver, 403)
+@checked_first(entry_approver, 403)
 @problems(412)
 @blp.response(200, CommandResultSchema)
 def approve_time_entry(entry_id: uuid.UUID) -> Response:
     """Approve a draft or submitted entry; it becomes immutable. Nobody but an admin approves
     their own time (403 own-time-review) unless TALLY_ALLOW_SELF_APPROVAL is set."""
-    outcome, _ = runtime().execute(
-        commands.ApproveTimeEntry(
-            entry_id=entry_id,
-            expected_version=expected_version(),
-            actor_id=current_caller().person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.ApproveTimeEntry(
+                entry_id=entry_id,
+                expected_version=expected_version(),
+                actor_id=current_caller().person_id,
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
 
 @blp.route("/time-entries/<uuid:entry_id>/reject", methods=["POST"])
-@guard(entry_approver, 403)
+@checked_first(entry_approver, 403)
 @problems(412)
 @blp.arguments(RejectTimeEntrySchema)
 @blp.response(200, CommandResultSchema)
 def reject_time_entry(body: dict[str, Any], entry_id: uuid.UUID) -> Response:
     """Reject a draft or submitted entry with a reason; it counts in no total."""
-    outcome, _ = runtime().execute(
-        commands.RejectTimeEntry(
-            entry_id=entry_id,
-            reason=body["reason"].strip(),
-            expected_version=expected_version(),
-            actor_id=current_caller().person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.RejectTimeEntry(
+                entry_id=entry_id,
+                reason=body["reason"].strip(),
+                expected_version=expected_version(),
+                actor_id=current_caller().person_id,
+                caller=current_caller(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -422,12 +509,16 @@ def set_lock_date(body: dict[str, Any]) -> Response:
     """Set the firm's lock date: no entry dated on or before it is logged, amended, deleted,
     submitted or rejected (409 period-locked) except by an admin, which the event records."""
     caller = require_role(Role.ADMIN)
-    outcome, _ = runtime().execute(
-        commands.SetLockDate(
-            lock_date=body["lock_date"],
-            actor_id=caller.person_id,
-            expected_version=expected_version(),
+    outcome = (
+        runtime()
+        .execute(
+            commands.SetLockDate(
+                lock_date=body["lock_date"],
+                actor_id=caller.person_id,
+                expected_version=expected_version(),
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -441,8 +532,12 @@ def submit_timesheet(person_id: uuid.UUID, week: str) -> Response:
     caller = current_caller()
     if not caller.is_admin and caller.person_id != person_id:
         raise Problem(403, "Submit your own week (only an admin submits others').")
-    outcome, _ = runtime().execute(
-        commands.SubmitTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
+    outcome = (
+        runtime()
+        .execute(
+            commands.SubmitTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
+        )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -454,8 +549,12 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
     """Approve a submitted week: an admin all its submitted entries, a manager those on the
     projects they manage (409 when there are none)."""
     caller = require_role(Role.ADMIN, Role.MANAGER)
-    outcome, _ = runtime().execute(
-        commands.ApproveTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
+    outcome = (
+        runtime()
+        .execute(
+            commands.ApproveTimesheet(person_id=person_id, week=week, actor_id=caller.person_id)
+        )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -467,13 +566,17 @@ def approve_timesheet(person_id: uuid.UUID, week: str) -> Response:
 def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> Response:
     """Reject a submitted week with a reason (the same entries approval would take)."""
     caller = require_role(Role.ADMIN, Role.MANAGER)
-    outcome, _ = runtime().execute(
-        commands.RejectTimesheet(
-            person_id=person_id,
-            week=week,
-            reason=body["reason"].strip(),
-            actor_id=caller.person_id,
+    outcome = (
+        runtime()
+        .execute(
+            commands.RejectTimesheet(
+                person_id=person_id,
+                week=week,
+                reason=body["reason"].strip(),
+                actor_id=caller.person_id,
+            )
         )
+        .outcome
     )
     return command_response(outcome, 200)
 
@@ -517,8 +620,8 @@ def restore_client(client_id: uuid.UUID) -> Response:
 def archive_project(project_id: uuid.UUID) -> Response:
     """Archive a project (admins, or its manager): it takes no time; lists hide it unless
     asked (?archived=true)."""
-    require_project_manager(write_engine(), current_caller(), project_id)
-    return _archive(commands.ArchiveProject(project_id, True, current_caller().person_id))
+    caller = current_caller()
+    return _archive(commands.ArchiveProject(project_id, True, caller.person_id, caller))
 
 
 @blp.route("/projects/<uuid:project_id>/restore", methods=["POST"])
@@ -526,10 +629,10 @@ def archive_project(project_id: uuid.UUID) -> Response:
 @blp.response(200, CommandResultSchema)
 def restore_project(project_id: uuid.UUID) -> Response:
     """Restore an archived project (admins, or its manager)."""
-    require_project_manager(write_engine(), current_caller(), project_id)
-    return _archive(commands.ArchiveProject(project_id, False, current_caller().person_id))
+    caller = current_caller()
+    return _archive(commands.ArchiveProject(project_id, False, caller.person_id, caller))
 
 
 def _archive(cmd: commands.Command) -> Response:
-    outcome, _ = runtime().execute(cmd)
+    outcome = runtime().execute(cmd).outcome
     return command_response(outcome, 200)

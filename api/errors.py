@@ -131,6 +131,37 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem_response(status, detail, headers=headers)
 
 
+# Each domain error's answer: its status, title and type (None: the status's own).
+# A 422 means the document's own rules refuse the request. A request the document allows
+# but the state refuses is a 404 when it names an object that does not exist, else a 409
+# (docs/decisions.md, "400, 404, 409 or 422").
+DOMAIN_ERRORS: dict[type[errors.DomainError], tuple[int, str | None, str | None]] = {
+    errors.NotFound: (404, None, None),
+    errors.InvalidReference: (404, None, None),
+    errors.ValidationFailed: (409, None, None),
+    errors.StaleVersion: (412, None, None),
+    errors.Conflict: (409, None, None),
+    errors.Forbidden: (403, None, None),
+    errors.OwnTimeReview: (403, "Own time", "own-time-review"),
+    errors.PeriodLocked: (409, "Period locked", "period-locked"),
+    errors.DomainError: (409, None, None),
+}
+
+
+def domain_problem(error: errors.DomainError) -> Response:
+    """The answer of the most specific class in DOMAIN_ERRORS the error is an instance of."""
+    kind = next(k for k in type(error).__mro__ if k in DOMAIN_ERRORS)
+    status, title, type_slug = DOMAIN_ERRORS[kind]
+    field = getattr(error, "field", None) if isinstance(error, errors.ValidationFailed) else None
+    return problem_response(
+        status,
+        str(error),
+        title=title,
+        type_slug=type_slug,
+        errors=None if field is None else {field: [str(error)]},
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
@@ -143,40 +174,7 @@ def register_error_handlers(app: Flask) -> None:
             extra=error.extra,
         )
 
-    @app.errorhandler(errors.NotFound)
-    def _not_found(error: errors.NotFound) -> Response:
-        return problem_response(404, str(error))
-
-    # A 422 means the document's own rules refuse the request. A request the document allows
-    # but the state refuses is a 404 when it names an object that does not exist, else a 409
-    # (docs/decisions.md, "400, 404, 409 or 422").
-    @app.errorhandler(errors.InvalidReference)
-    def _invalid_reference(error: errors.InvalidReference) -> Response:
-        return problem_response(404, str(error), errors={error.field: [str(error)]})
-
-    @app.errorhandler(errors.ValidationFailed)
-    def _refused_by_state(error: errors.ValidationFailed) -> Response:
-        return problem_response(409, str(error), errors={error.field: [str(error)]})
-
-    @app.errorhandler(errors.StaleVersion)
-    def _stale(error: errors.StaleVersion) -> Response:
-        return problem_response(412, str(error))
-
-    @app.errorhandler(errors.Conflict)
-    def _conflict(error: errors.Conflict) -> Response:
-        return problem_response(409, str(error))
-
-    @app.errorhandler(errors.OwnTimeReview)
-    def _own_time(error: errors.OwnTimeReview) -> Response:
-        return problem_response(403, str(error), title="Own time", type_slug="own-time-review")
-
-    @app.errorhandler(errors.PeriodLocked)
-    def _period_locked(error: errors.PeriodLocked) -> Response:
-        return problem_response(409, str(error), title="Period locked", type_slug="period-locked")
-
-    @app.errorhandler(errors.DomainError)
-    def _domain(error: errors.DomainError) -> Response:
-        return problem_response(409, str(error))
+    app.register_error_handler(errors.DomainError, domain_problem)
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Response:

@@ -17,7 +17,7 @@ MONEY_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
 MAX_CENTS = 10**15
 
 
-class Money(fields.Field):
+class Money(fields.Field[int]):
     """Money in and out as a string, "1250.00"; integer cents inside."""
 
     def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
@@ -46,7 +46,7 @@ class Money(fields.Field):
         return cents
 
 
-class Hours(fields.Field):
+class Hours(fields.Field[int]):
     """Hours in and out as a JSON number with at most 2 decimals; hundredths inside."""
 
     def __init__(

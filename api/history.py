@@ -10,7 +10,6 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import Connection, select
 
-from api.access import can_see_project, project_team
 from api.auth import Caller, current_caller
 from api.errors import Problem
 from api.fields import UtcDateTime
@@ -19,8 +18,10 @@ from api.parsing import Blueprint
 from api.queries import read_connection
 from api.runtime import runtime
 from api.schemas import PagingSchema
+from domain import access
 from domain.model import Role
 from domain.store import tables
+from domain.store.repositories import ProjectRepository
 from readmodels import lookups
 from readmodels.queries import BadCursor, decode_cursor, encode_cursor
 
@@ -148,8 +149,8 @@ def _own_entry(conn: Connection, caller: Caller, created: dict[str, Any]) -> boo
 
 
 def _visible_project(conn: Connection, caller: Caller, created: dict[str, Any]) -> bool:
-    team = project_team(runtime().databases.write, uuid.UUID(created["project_id"]))
-    return team is not None and can_see_project(caller, team)
+    project = ProjectRepository(conn).get(uuid.UUID(created["project_id"]))
+    return project is not None and access.sees_project(caller, project)
 
 
 def _visible_person(conn: Connection, caller: Caller, created: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ client needs (ETag, If-Match, Idempotency-Key, X-Projection-Position, Retry-Afte
 
 Statuses that follow from an operation's shape are added here once (a body can be 400, 413,
 415 or 422; a path parameter 404; anything under /api/v1 401 or 503); a view declares the
-rest with `problems(...)` or `guard(...)`."""
+rest with `problems(...)`, `guard(...)` or `checked_first(...)`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from apispec import BasePlugin
 from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import HTTPException
 
 from api.auth import require_role
+from api.errors import Problem
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/v1"
@@ -190,11 +192,14 @@ def problem_responses(spec: Any) -> None:
 
 def problems(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document statuses an operation answers beyond those its shape implies."""
-    return Blueprint.doc(responses={status: http.HTTPStatus(status).name for status in statuses})
+    document: Callable[[Callable[..., Any]], Callable[..., Any]] = Blueprint.doc(
+        responses={status: http.HTTPStatus(status).name for status in statuses}
+    )
+    return document
 
 
 def guard(
-    check: Callable[..., None], *statuses: int
+    check: Callable[..., object], *statuses: int
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run `check(**path_parameters)` before the body and query are validated, so that a
     caller who may not do this learns that first (403 or 404, never a 422 about a body they
@@ -205,6 +210,28 @@ def guard(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             check(**(request.view_args or {}))
             return func(*args, **kwargs)
+
+        return problems(*statuses)(wrapper)
+
+    return decorator
+
+
+def checked_first(
+    check: Callable[..., object], *statuses: int
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The command checks its caller against the object it loads, in its unit of work. A
+    request refused before its command runs (its body, query or If-Match) runs
+    `check(**path_parameters)` first, so that a caller who may not do this learns that (403 or
+    404), never a 422 about a body they could not send anyway. Place it right under the route."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except (HTTPException, Problem):
+                check(**(request.view_args or {}))
+                raise
 
         return problems(*statuses)(wrapper)
 
@@ -223,4 +250,5 @@ def csv_also(func: Callable[..., Any]) -> Callable[..., Any]:
         "(a header row, ISO dates, amounts as decimals, UTF-8), not paged.",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
-    return Blueprint.doc(responses={200: csv_answer})(func)
+    documented: Callable[..., Any] = Blueprint.doc(responses={200: csv_answer})(func)
+    return documented

@@ -33,7 +33,7 @@ class JsonParser(FlaskParser):
             raise json.JSONDecodeError(error.msg, text, min(error.pos, len(text))) from error
 
 
-class Blueprint(flask_smorest.Blueprint):
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest is untyped
     """flask-smorest's Blueprint with the orjson body parser."""
 
     ARGUMENTS_PARSER = JsonParser()

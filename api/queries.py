@@ -37,6 +37,7 @@ from api.schemas import (
     UtilizationPageSchema,
     UtilizationRowSchema,
 )
+from domain import access
 from domain.model import Role
 from readmodels import queries
 from readmodels.catchup.checkpoints import checkpoint_position, concerns_range, head_position
@@ -123,7 +124,12 @@ def csv_read(
 def read(
     projection: str, args: dict[str, Any], query: Callable[[Connection], queries.Page]
 ) -> Reply:
+    """A page, once the read model holds min_position."""
     wait_for(projection, args)
+    return page_reply(query)
+
+
+def page_reply(query: Callable[[Connection], queries.Page]) -> Reply:
     try:
         with read_connection() as conn:
             page = query(conn)
@@ -148,10 +154,9 @@ def project_dashboard(args: dict[str, Any], project_id: uuid.UUID) -> Reply:
 
 
 def _may_see(row: dict[str, Any]) -> bool:
-    caller = current_caller()
-    if caller.role in (Role.ADMIN, Role.MANAGER):
-        return True
-    return any(member["person_id"] == str(caller.person_id) for member in row["team"])
+    """Whether the caller may see the project of this dashboard row."""
+    team = {uuid.UUID(member["person_id"]) for member in row["team"]}
+    return access.can_see_project(current_caller(), row["manager_id"], team)
 
 
 @blp.route("/projects", methods=["GET"])
@@ -290,7 +295,7 @@ def profitability_report(args: dict[str, Any]) -> Reply:
 @problems(403, 404, 409)
 @blp.arguments(BudgetBurnQuerySchema, location="query")
 @blp.response(200, BudgetBurnPageSchema)
-def budget_burn_report(args: dict[str, Any]) -> Reply:
+def budget_burn_report(args: dict[str, Any]) -> Reply | Response:
     """A project's hours and billed amounts per ISO week, with the budget left."""
     caller = current_caller()
     project_id = args["project_id"]
@@ -301,15 +306,15 @@ def budget_burn_report(args: dict[str, Any]) -> Reply:
         raise Problem(404, f"No project {project_id}.")
     if not (caller.is_admin or row["manager_id"] == caller.person_id):
         raise Problem(403, "Only an admin or the project's manager may see its budget burn.")
+    # The read model was waited for above, before its dashboard row: not again here.
     if wants_csv():
-        return csv_read(
-            "budget_burn",
-            args,
+        return export(
             "budget-burn",
             BudgetBurnRowSchema(),
             lambda conn, _limit, _cursor: queries.budget_burn_report(conn, project_id),
+            read_connection,
         )
-    return read("budget_burn", args, lambda conn: queries.budget_burn_report(conn, project_id))
+    return page_reply(lambda conn: queries.budget_burn_report(conn, project_id))
 
 
 @blp.route("/settings/lock-date", methods=["GET"])

@@ -1,7 +1,9 @@
-"""What the API process holds: databases, the Celery app for sending, and delivery."""
+"""What the API process holds: databases, the Celery app for sending, delivery, and the
+command service over them."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -14,15 +16,12 @@ from sqlalchemy import select
 
 from api.auth import install_environment_token
 from api.metrics import measured
-from domain import commands, errors, handlers
-from domain.handlers import Outcome
+from domain import commands, errors
 from domain.model import Role
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
-from domain.store.unit_of_work import SqlUnitOfWork
-from readmodels.catchup.loop import catch_up
-from readmodels.registry import affected_by
+from service.commands import CommandService, Executed, Metadata
 from workers.celery_app import TallyCelery
 from workers.delivery import BackgroundWaker
 
@@ -37,46 +36,19 @@ class Runtime:
     databases: Databases
     celery: TallyCelery
     delivery: BackgroundWaker
+    service: CommandService = field(init=False)
     waiters: WaiterLimit = field(init=False)
 
     def __post_init__(self) -> None:
+        self.service = CommandService(
+            self.databases, self.delivery, self.settings.policy, self.settings.sync_timeout
+        )
         self.waiters = WaiterLimit(self.settings.min_position_waiters)
 
-    def execute(self, cmd: commands.Command) -> tuple[Outcome, bool]:
-        """Run a command, then project its events; returns (outcome, read models current)."""
-        caller = getattr(g, "caller", None)
-        metadata = {
-            "actor": str(caller.person_id) if caller else None,
-            "command": type(cmd).__name__,
-            "request_id": request.headers.get("X-Request-Id") if request else None,
-            "idempotency_key": request.headers.get("Idempotency-Key") if request else None,
-        }
+    def execute(self, cmd: commands.Command) -> Executed:
+        """Run a command for this request: its caller and headers go in the metadata."""
         with measured(type(cmd).__name__):
-            outcome = handlers.handle(
-                cmd, SqlUnitOfWork(self.databases.write, metadata, self.settings.policy)
-            )
-            return outcome, self.after_commit(outcome)
-
-    def after_commit(self, outcome: Outcome) -> bool:
-        """Catch up critical projections in this process, wake the rest; True when current."""
-        if outcome.position is None:
-            return True
-        current = True
-        to_wake = []
-        for projection in affected_by(outcome.event_types):
-            if projection.critical_event_types & outcome.event_types:
-                result = catch_up(
-                    self.databases,
-                    projection,
-                    lock_timeout=self.settings.sync_timeout,
-                    time_slice=self.settings.sync_timeout,
-                )
-                current = current and result.position >= outcome.position
-                if result.caught_up:
-                    continue
-            to_wake.append(projection.name)
-        self.delivery.wake(to_wake, outcome.position)
-        return current
+            return self.service.execute(cmd, request_metadata())
 
     def bootstrap_admin(self, token: str) -> None:
         """Create the first admin from TALLY_ADMIN_TOKEN when there is no admin yet, and make
@@ -101,17 +73,26 @@ class Runtime:
         cmd = commands.RegisterPerson(
             first_name="Tally", last_name="Admin", email=ADMIN_EMAIL, role=Role.ADMIN
         )
+        # At start-up the workers project it: no catch-up holds the app factory.
+        service = dataclasses.replace(self.service, catch_up_critical=False)
         try:
-            outcome = handlers.handle(cmd, SqlUnitOfWork(self.databases.write, {"actor": None}))
+            return service.execute(cmd).outcome.id
         except errors.DuplicateEmail:
             with self.databases.write.connect() as conn:  # another process registered it first
-                return conn.execute(  # type: ignore[no-any-return]
+                admin_id: uuid.UUID = conn.execute(
                     select(tables.people.c.id).where(tables.people.c.email == ADMIN_EMAIL)
                 ).scalar_one()
-        self.delivery.wake(
-            [p.name for p in affected_by(outcome.event_types)], outcome.position or 0
-        )
-        return outcome.id
+                return admin_id
+
+
+def request_metadata() -> Metadata:
+    """The command's metadata from this request: its caller and the headers that name it."""
+    caller = getattr(g, "caller", None)
+    return Metadata(
+        actor=caller.person_id if caller else None,
+        request_id=request.headers.get("X-Request-Id"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
 
 
 class WaiterLimit:
@@ -133,4 +114,5 @@ class WaiterLimit:
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["tally"]  # type: ignore[no-any-return]
+    tally: Runtime = current_app.extensions["tally"]
+    return tally

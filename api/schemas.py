@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import (
@@ -24,8 +25,12 @@ class Pattern(validate.Regexp):
     """A regular expression the whole value must match, as JSON Schema's `pattern` reads it
     here (Python's `$` would also match before a final newline)."""
 
+    def __init__(self, regex: str, *, error: str | None = None) -> None:
+        super().__init__(regex, error=error)
+        self.text_regex = re.compile(regex)
+
     def __call__(self, value: Any) -> Any:
-        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+        if not isinstance(value, str) or self.text_regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
 

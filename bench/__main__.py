@@ -29,12 +29,12 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
-from api.runtime import Runtime
 from bench import firm, stack, stats, through_http, visibility, world
 from domain import commands, handlers
 from domain.settings import Settings
 from readmodels.registry import PROJECTIONS
 from readmodels.tables import projection_checkpoints
+from service.commands import CommandService, Metadata
 from workers.celery_app import make_celery
 from workers.delivery import BackgroundWaker
 
@@ -102,17 +102,22 @@ def start_worker(settings: Settings, home: str) -> subprocess.Popen[bytes]:
 def bench_commands(w: world.World, repeat: int, home: str) -> dict[str, Any]:
     """LogTime through the handler alone (pipeline off) and with delivery (pipeline on)."""
     logger = Logger(w, 2)
-    off = stats.timed(lambda: handlers.handle(logger.command(), w.unit_of_work()), repeat)
     celery = make_celery(w.settings)
-    runtime = Runtime(w.settings, w.databases, celery, BackgroundWaker(celery.delivery))
+    service = CommandService(
+        w.databases,
+        BackgroundWaker(celery.delivery),
+        w.settings.policy,
+        sync_timeout=w.settings.sync_timeout,
+    )
+
+    def handler_alone() -> None:
+        cmd = logger.command()
+        handlers.handle(cmd, service.unit_of_work(Metadata(), cmd))
+
+    off = stats.timed(handler_alone, repeat)
     worker = start_worker(w.settings, home)
     try:
-
-        def with_pipeline() -> None:
-            outcome = handlers.handle(logger.command(), w.unit_of_work())
-            runtime.after_commit(outcome)
-
-        on = stats.timed(with_pipeline, repeat)
+        on = stats.timed(lambda: service.execute(logger.command()), repeat)
     finally:
         worker.terminate()
         worker.wait()
@@ -184,7 +189,10 @@ def lag_run(
     connections and PostgreSQL prepares its statements then, as in any long-running worker.
     """
     celery = make_celery(w.settings)
-    delivery = BackgroundWaker(celery.delivery)
+    # The worker alone projects: lag is measured from commit to the worker's checkpoint.
+    service = CommandService(
+        w.databases, BackgroundWaker(celery.delivery), w.settings.policy, catch_up_critical=False
+    )
     queue = redis.Redis.from_url(w.settings.broker_url)
     worker = start_worker(settings, home)
     committed: dict[int, float] = {}  # position -> time.monotonic() when its command returned
@@ -210,13 +218,9 @@ def lag_run(
                 time.sleep(delay)
             elif due >= measured_from:
                 started_late.append(-delay)
-            outcome = handlers.handle(logger.command(), w.unit_of_work())
+            outcome = service.execute(logger.command()).outcome
             if due >= measured_from:
                 committed[outcome.position] = time.monotonic()  # type: ignore[index]
-            delivery.wake(
-                [p.name for p in PROJECTIONS.values() if p.event_types & outcome.event_types],
-                outcome.position or 0,
-            )
             due += DRIVERS / rate
 
     start = time.perf_counter()

@@ -32,15 +32,16 @@ from sqlalchemy import Connection, Engine, text
 
 from api.auth import issue_token
 from bench.world import BENCH_WRITE_DAYS, BENCH_WRITES_FROM, fresh_databases
-from domain import commands, events, handlers
+from domain import commands, events
 from domain.model import DAY_LIMIT_HUNDREDTHS, Role
 from domain.money import entry_amount_cents
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing
-from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
+from service.commands import CommandService
+from workers.celery_app import make_celery
 
 ROOT = Path(__file__).resolve().parents[1]
 # Bump when the generated history changes shape: a cached firm of another format is rebuilt.
@@ -787,10 +788,10 @@ def keep_open_through_bench_writes(settings: Settings, databases: Databases) -> 
             .scalars()
             .all()
         )
+    service = CommandService(databases, make_celery(settings).delivery, settings.policy)
     for project_id in ending:
-        handlers.handle(
-            commands.UpdateProject(project_id=project_id, changes={"end_date": last_write_day}),
-            SqlUnitOfWork(databases.write, {"actor": None}, settings.policy),
+        service.execute(
+            commands.UpdateProject(project_id=project_id, changes={"end_date": last_write_day})
         )
     if ending:
         for projection in PROJECTIONS.values():

@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing, is_sqlite
-from domain.store.unit_of_work import SqlUnitOfWork
 from migrations import upgrade
 from readmodels.catchup.checkpoints import ensure_checkpoints
 
@@ -30,9 +29,6 @@ class World:
     databases: Databases
     projects: list[uuid.UUID]
     team: list[tuple[uuid.UUID, uuid.UUID]]  # (project, member) pairs that may log time
-
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.databases.write, policy=self.settings.policy)
 
 
 def fresh_databases(settings: Settings) -> Databases:

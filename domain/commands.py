@@ -1,10 +1,14 @@
-"""Commands: small frozen dataclasses, named as imperatives."""
+"""Commands: small frozen dataclasses, named as imperatives. `caller`, on a command about a
+project or a time entry: the person it acts for, whom the handler checks against what it
+loads (domain/access.py); None for the system."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+
+from domain.access import Caller
 
 
 @dataclass(frozen=True)
@@ -59,18 +63,21 @@ class UpdateProject(Command):
     project_id: uuid.UUID
     changes: dict[str, object]
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
 class CloseProject(Command):
     project_id: uuid.UUID
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
 class ReopenProject(Command):
     project_id: uuid.UUID
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class AddMember(Command):
     role: str
     bill_rate_cents: int | None = None
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ class RemoveMember(Command):
     project_id: uuid.UUID
     person_id: uuid.UUID
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -95,18 +104,21 @@ class AddTask(Command):
     name: str
     estimate_hundredths: int | None = None
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
 class CompleteTask(Command):
     task_id: uuid.UUID
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
 class ReopenTask(Command):
     task_id: uuid.UUID
     expected_version: int | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,7 @@ class LogTime(Command):
     task_id: uuid.UUID | None = None
     notes: str | None = None
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class AmendTimeEntry(Command):
     changes: dict[str, object]
     expected_version: int | None = None
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,7 @@ class DeleteTimeEntry(Command):
     entry_id: uuid.UUID
     expected_version: int | None = None
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,7 @@ class ApproveTimeEntry(Command):
     entry_id: uuid.UUID
     expected_version: int | None = None
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,7 @@ class RejectTimeEntry(Command):
     reason: str
     expected_version: int | None = None
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True)
@@ -216,3 +233,4 @@ class ArchiveProject(Command):
     project_id: uuid.UUID
     archived: bool = True
     actor_id: uuid.UUID | None = None
+    caller: Caller | None = None

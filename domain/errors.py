@@ -69,3 +69,7 @@ class NotOnProject(Conflict):
 
 class OwnTimeReview(DomainError):
     """Nobody but an admin approves or rejects their own time (unless the firm allows it)."""
+
+
+class Forbidden(DomainError):
+    """The caller's role, or relation to the object, does not allow the command."""

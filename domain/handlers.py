@@ -9,19 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from domain import commands, errors, model
+from domain import access, commands, errors, model
 from domain.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: the aggregate, its new version, and its last event's position."""
+    """What a command did: the aggregate, its new version, and its last event's position.
+    A task command's id is the task's, its version and `project_id` its project's."""
 
     id: uuid.UUID
     version: int
     position: int | None
     event_types: frozenset[str]
     created: bool = False
+    project_id: uuid.UUID | None = None
 
 
 def _outcome(uow: UnitOfWork, aggregate: model.Aggregate, *, created: bool = False) -> Outcome:
@@ -94,18 +96,32 @@ def create_project(cmd: commands.CreateProject, uow: UnitOfWork) -> Outcome:
         return _outcome(uow, project, created=True)
 
 
-def _project(uow: UnitOfWork, project_id: uuid.UUID, expected: int | None = None) -> model.Project:
-    project = uow.projects.get(project_id, for_update=True)
-    if project is None:
-        raise errors.NotFound(f"no project {project_id}")
+def _project(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    caller: access.Caller | None,
+    expected: int | None = None,
+) -> model.Project:
+    """The project, locked, for a caller who manages it, at the expected version."""
+    project = access.managed_project(uow, caller, project_id, for_update=True)
     project.check_version(expected)
     return project
 
 
-def _entry(uow: UnitOfWork, entry_id: uuid.UUID, expected: int | None) -> model.TimeEntry:
-    entry = uow.time_entries.get(entry_id, for_update=True)
-    if entry is None:
-        raise errors.NotFound(f"no time entry {entry_id}")
+def _owned_entry(
+    uow: UnitOfWork, entry_id: uuid.UUID, caller: access.Caller | None, expected: int | None
+) -> model.TimeEntry:
+    """The entry, locked, for its person or an admin, at the expected version."""
+    entry = access.owned_entry(uow, caller, entry_id, for_update=True)
+    entry.check_version(expected)
+    return entry
+
+
+def _reviewed_entry(
+    uow: UnitOfWork, entry_id: uuid.UUID, caller: access.Caller | None, expected: int | None
+) -> model.TimeEntry:
+    """The entry, locked, for its project's manager or an admin, at the expected version."""
+    entry = access.reviewed_entry(uow, caller, entry_id, for_update=True)
     entry.check_version(expected)
     return entry
 
@@ -134,10 +150,10 @@ def update_person(cmd: commands.UpdatePerson, uow: UnitOfWork) -> Outcome:
 
 def update_project(cmd: commands.UpdateProject, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         manager_id = cmd.changes.get("manager_id")
-        if manager_id is not None and manager_id != project.manager_id:
-            _check_manager(uow, manager_id)  # type: ignore[arg-type]  # changes hold parsed values: a UUID here
+        if isinstance(manager_id, uuid.UUID) and manager_id != project.manager_id:
+            _check_manager(uow, manager_id)
         project.update(cmd.changes)
         uow.commit()
         return _outcome(uow, project)
@@ -153,7 +169,7 @@ def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID) -> None:
 
 def close_project(cmd: commands.CloseProject, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         project.close()
         uow.commit()
         return _outcome(uow, project)
@@ -161,7 +177,7 @@ def close_project(cmd: commands.CloseProject, uow: UnitOfWork) -> Outcome:
 
 def reopen_project(cmd: commands.ReopenProject, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         project.reopen()
         uow.commit()
         return _outcome(uow, project)
@@ -169,7 +185,7 @@ def reopen_project(cmd: commands.ReopenProject, uow: UnitOfWork) -> Outcome:
 
 def add_member(cmd: commands.AddMember, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         person = uow.people.get(cmd.person_id)
         if person is None:
             raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
@@ -181,7 +197,7 @@ def add_member(cmd: commands.AddMember, uow: UnitOfWork) -> Outcome:
 
 def remove_member(cmd: commands.RemoveMember, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         project.remove_member(cmd.person_id)
         uow.commit()
         return _outcome(uow, project)
@@ -189,34 +205,35 @@ def remove_member(cmd: commands.RemoveMember, uow: UnitOfWork) -> Outcome:
 
 def add_task(cmd: commands.AddTask, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id, cmd.expected_version)
+        project = _project(uow, cmd.project_id, cmd.caller, cmd.expected_version)
         task_id = project.add_task(cmd.name, cmd.estimate_hundredths)
         uow.commit()
-        return dataclasses.replace(_outcome(uow, project, created=True), id=task_id)
+        created = _outcome(uow, project, created=True)
+        return dataclasses.replace(created, id=task_id, project_id=project.id)
 
 
-def _task_project(uow: UnitOfWork, task_id: uuid.UUID, expected: int | None) -> model.Project:
-    project = uow.projects.get_by_task(task_id, for_update=True)
-    if project is None:
-        raise errors.NotFound(f"no task {task_id}")
+def _task_project(
+    uow: UnitOfWork, task_id: uuid.UUID, caller: access.Caller | None, expected: int | None
+) -> model.Project:
+    project = access.managed_task_project(uow, caller, task_id, for_update=True)
     project.check_version(expected)
     return project
 
 
 def complete_task(cmd: commands.CompleteTask, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _task_project(uow, cmd.task_id, cmd.expected_version)
+        project = _task_project(uow, cmd.task_id, cmd.caller, cmd.expected_version)
         project.complete_task(cmd.task_id)
         uow.commit()
-        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id)
+        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id, project_id=project.id)
 
 
 def reopen_task(cmd: commands.ReopenTask, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _task_project(uow, cmd.task_id, cmd.expected_version)
+        project = _task_project(uow, cmd.task_id, cmd.caller, cmd.expected_version)
         project.reopen_task(cmd.task_id)
         uow.commit()
-        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id)
+        return dataclasses.replace(_outcome(uow, project), id=cmd.task_id, project_id=project.id)
 
 
 def set_lock_date(cmd: commands.SetLockDate, uow: UnitOfWork) -> Outcome:
@@ -256,6 +273,7 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
         if person is None:
             raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
         project = uow.projects.get(cmd.project_id)
+        access.check_may_log_on(cmd.caller, cmd.project_id, project)
         if project is None:
             raise errors.InvalidReference("project_id", f"no project {cmd.project_id}")
         overrides = _past_lock(uow, [cmd.date], cmd.actor_id, person)
@@ -278,12 +296,13 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
 
 def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
-        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry = _owned_entry(uow, cmd.entry_id, cmd.caller, cmd.expected_version)
         person = uow.people.lock(entry.person_id)
         project = uow.projects.get(entry.project_id)
         assert project is not None
         new_date = cmd.changes.get("date", entry.date)
-        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)  # type: ignore[list-item]  # changes hold parsed values: a date here
+        assert isinstance(new_date, dt.date), "the schema gives a date"
+        overrides = _past_lock(uow, [entry.date, new_date], cmd.actor_id, person)
         entry.amend(
             project,
             cmd.changes,
@@ -297,7 +316,7 @@ def amend_time_entry(cmd: commands.AmendTimeEntry, uow: UnitOfWork) -> Outcome:
 
 def delete_time_entry(cmd: commands.DeleteTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
-        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry = _owned_entry(uow, cmd.entry_id, cmd.caller, cmd.expected_version)
         project = uow.projects.get(entry.project_id)
         assert project is not None
         overrides = _past_lock(uow, [entry.date], cmd.actor_id)
@@ -319,7 +338,7 @@ def _own_time(uow: UnitOfWork, person_id: uuid.UUID, actor_id: uuid.UUID | None)
 
 def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
-        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry = _reviewed_entry(uow, cmd.entry_id, cmd.caller, cmd.expected_version)
         entry.approve(model.Act(cmd.actor_id, _own_time(uow, entry.person_id, cmd.actor_id)))
         uow.commit()
         return _outcome(uow, entry)
@@ -327,7 +346,7 @@ def approve_time_entry(cmd: commands.ApproveTimeEntry, uow: UnitOfWork) -> Outco
 
 def reject_time_entry(cmd: commands.RejectTimeEntry, uow: UnitOfWork) -> Outcome:
     with uow:
-        entry = _entry(uow, cmd.entry_id, cmd.expected_version)
+        entry = _reviewed_entry(uow, cmd.entry_id, cmd.caller, cmd.expected_version)
         overrides = _own_time(uow, entry.person_id, cmd.actor_id)
         overrides += _past_lock(uow, [entry.date], cmd.actor_id)
         entry.reject(cmd.reason, model.Act(cmd.actor_id, overrides))
@@ -446,7 +465,7 @@ def archive_person(cmd: commands.ArchivePerson, uow: UnitOfWork) -> Outcome:
 
 def archive_project(cmd: commands.ArchiveProject, uow: UnitOfWork) -> Outcome:
     with uow:
-        project = _project(uow, cmd.project_id)
+        project = _project(uow, cmd.project_id, cmd.caller)
         project.set_archived(cmd.archived, cmd.actor_id)
         uow.commit()
         return _outcome(uow, project)

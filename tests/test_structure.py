@@ -15,8 +15,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from function_lengths import LIMIT, functions  # noqa: E402
 
-PACKAGES = ("api", "bench", "domain", "readmodels", "workers")
+PACKAGES = ("api", "bench", "domain", "readmodels", "service", "workers")
 DOMAIN_MAY_NOT_IMPORT = ("flask", "flask_smorest", "celery", "kombu", "readmodels", "api")
+SERVICE_MAY_NOT_IMPORT = ("flask", "flask_smorest", "werkzeug", "celery", "kombu", "api")
 
 
 def module_name(path: Path) -> str:
@@ -128,6 +129,19 @@ def test_the_domain_imports_no_framework_and_not_the_read_side() -> None:
         )
         for name, path in modules().items()
         if name.split(".")[0] == "domain"
+    }
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_the_command_service_imports_no_web_or_task_framework() -> None:
+    offending = {
+        name: sorted(
+            target
+            for target in imported(path, name)
+            if target.split(".")[0] in SERVICE_MAY_NOT_IMPORT
+        )
+        for name, path in modules().items()
+        if name.split(".")[0] == "service"
     }
     assert {name: found for name, found in offending.items() if found} == {}
 

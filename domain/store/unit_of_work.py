@@ -6,6 +6,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from domain import model, unit_of_work
 from domain.policy import Policy
 from domain.store import event_log
 from domain.store.repositories import (
@@ -20,6 +21,15 @@ from domain.store.repositories import (
 
 
 class SqlUnitOfWork:
+    # Typed as the handlers see them (domain/unit_of_work.py), so that this class is a
+    # UnitOfWork; `repositories` holds the same objects as the tables that save them.
+    clients: unit_of_work.Repository[model.Client]
+    people: unit_of_work.PersonRepository
+    projects: unit_of_work.ProjectRepository
+    time_entries: unit_of_work.TimeEntryRepository
+    firm: unit_of_work.FirmRepository
+    timesheets: unit_of_work.TimesheetRepository
+
     def __init__(
         self,
         engine: Engine,
@@ -36,12 +46,24 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self.connection = self.engine.connect()
         self.connection.begin()
-        self.clients = ClientRepository(self.connection)
-        self.people = PersonRepository(self.connection)
-        self.projects = ProjectRepository(self.connection)
-        self.time_entries = TimeEntryRepository(self.connection)
-        self.firm = FirmRepository(self.connection)
-        self.timesheets = TimesheetRepository(self.connection)
+        people = PersonRepository(self.connection)
+        self._tables: tuple[TableRepository[Any], ...] = (
+            ClientRepository(self.connection),
+            people,
+            ProjectRepository(self.connection),
+            TimeEntryRepository(self.connection),
+            FirmRepository(self.connection),
+            TimesheetRepository(self.connection),
+        )
+        self._people = people
+        (
+            self.clients,
+            self.people,
+            self.projects,
+            self.time_entries,
+            self.firm,
+            self.timesheets,
+        ) = self._tables
         self.last_position = None
         self.event_types = set()
         return self
@@ -57,14 +79,7 @@ class SqlUnitOfWork:
 
     @property
     def repositories(self) -> tuple[TableRepository[Any], ...]:
-        return (
-            self.clients,
-            self.people,
-            self.projects,
-            self.time_entries,
-            self.firm,
-            self.timesheets,
-        )
+        return self._tables
 
     def commit(self) -> None:
         assert self.connection is not None
@@ -83,7 +98,7 @@ class SqlUnitOfWork:
                     for event, version in aggregate.pending_events
                 )
                 aggregate.pending_events.clear()
-        self.people.save_tokens()
+        self._people.save_tokens()
         positions = event_log.append(self.connection, pending)
         self.connection.commit()
         self.event_types = {item.event.event_type for item in pending}

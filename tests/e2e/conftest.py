@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from domain import commands, handlers
+from domain.handlers import Outcome
 from domain.store.tables import event_log
-from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels.catchup.checkpoints import ensure_checkpoints
 from readmodels.registry import PROJECTIONS
+from service.commands import CommandService, Metadata
 from tests.support import ledger
 from tests.support.stack import TEST_POLICY, Process, Stack, start_worker
 from workers.celery_app import make_celery
@@ -47,26 +48,25 @@ def fast_retries() -> dict[str, str]:
 
 
 class Commands:
-    """Runs commands through the real handlers and wakes projections like the API does."""
+    """Runs commands through the command service; the worker alone projects them (nothing is
+    caught up in this process), or nothing does (`wake=False`)."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.delivery = make_celery(stack.settings).delivery
+        self.service = CommandService(
+            stack.databases, self.delivery, TEST_POLICY, catch_up_critical=False
+        )
 
-    def run(self, cmd: commands.Command, wake: bool = True) -> handlers.Outcome:
-        uow = SqlUnitOfWork(self.stack.databases.write, policy=TEST_POLICY)
-        outcome = handlers.handle(cmd, uow)
-        if wake and outcome.position:
-            self.delivery.wake(
-                [name for name, p in PROJECTIONS.items() if p.event_types & outcome.event_types],
-                outcome.position,
-            )
-        return outcome
+    def run(self, cmd: commands.Command, wake: bool = True) -> Outcome:
+        if not wake:
+            return handlers.handle(cmd, self.service.unit_of_work(Metadata(), cmd))
+        return self.service.execute(cmd).outcome
 
     def new_client(self, name: str = "Client") -> uuid.UUID:
         return self.run(commands.RegisterClient(name=name)).id
 
-    def rename(self, client_id: uuid.UUID, name: str) -> handlers.Outcome:
+    def rename(self, client_id: uuid.UUID, name: str) -> Outcome:
         return self.run(commands.RenameClient(client_id=client_id, name=name))
 
 

@@ -7,10 +7,10 @@ import sys
 
 from sqlalchemy import update
 
-from api.demo import create_demo_data
 from readmodels.tables import time_entry_rows, utilization
 from readmodels.verify import CHECKS
-from tests.support.scenario import Scenario
+from service.demo import create_demo_data
+from tests.support.scenario import Scenario, recording_service
 from tests.support.stack import Stack
 
 
@@ -26,7 +26,7 @@ def tally(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_verify_passes_after_demo_data_and_reports_a_corrupted_row(stack: Stack) -> None:
-    counts = create_demo_data(stack.databases, projects=6, entries=150)
+    counts = create_demo_data(recording_service(stack.databases)[0], projects=6, entries=150)
     assert counts["entries"] == 150
     Scenario(stack.databases).catch_up()
     clean = tally(stack, "projections", "verify")

@@ -8,9 +8,10 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from api.demo import MAX_ENTRIES, DemoDataError, FirmSize, create_demo_data
 from domain.store import tables
-from tests.support.scenario import Scenario
+from readmodels.registry import PROJECTIONS
+from service.demo import MAX_ENTRIES, DemoDataError, FirmSize, create_demo_data
+from tests.support.scenario import Scenario, recording_service
 from tests.support.stack import ROOT, Stack
 
 
@@ -24,7 +25,9 @@ def test_the_firm_grows_with_the_entries_asked_for() -> None:
 
 def test_demo_data_logs_every_entry_asked_for_within_working_days(sqlite_stack: Stack) -> None:
     """2,500 entries: twice what the old fixed firm of 16 people and 6 weeks could hold."""
-    counts = create_demo_data(sqlite_stack.databases, projects=5, entries=2_500)
+    counts = create_demo_data(
+        recording_service(sqlite_stack.databases)[0], projects=5, entries=2_500
+    )
     entries = tables.time_entries
     day_totals = (
         select(func.sum(entries.c.hours_hundredths).label("total"))
@@ -51,7 +54,9 @@ def test_a_firm_the_demo_cannot_build_is_refused_before_anything_is_written(
     sqlite_stack: Stack, projects: int, entries: int, message: str
 ) -> None:
     with pytest.raises(DemoDataError, match=message):
-        create_demo_data(sqlite_stack.databases, projects=projects, entries=entries)
+        create_demo_data(
+            recording_service(sqlite_stack.databases)[0], projects=projects, entries=entries
+        )
     with sqlite_stack.databases.write.connect() as conn:
         assert conn.execute(select(func.count()).select_from(tables.people)).scalar_one() == 0
 
@@ -70,7 +75,8 @@ def test_the_command_line_refuses_with_the_reason(sqlite_stack: Stack) -> None:
 
 
 def test_demo_data_exercises_weeks_the_lock_date_archive_and_costs(sqlite_stack: Stack) -> None:
-    counts = create_demo_data(sqlite_stack.databases, projects=4, entries=300)
+    service, waker = recording_service(sqlite_stack.databases)
+    counts = create_demo_data(service, projects=4, entries=300)
     entries, timesheets = tables.time_entries, tables.timesheets
     with sqlite_stack.databases.write.connect() as conn:
         statuses = set(conn.execute(select(entries.c.status).distinct()).scalars())
@@ -89,5 +95,7 @@ def test_demo_data_exercises_weeks_the_lock_date_archive_and_costs(sqlite_stack:
     assert lock_date.isoformat() == counts["lock_date"]
     assert (archived_people, archived_clients) == (1, 1)
     assert costed == counts["entries"]
+    woken = {name for names, _ in waker.woken for name in names}
+    assert woken == set(PROJECTIONS), "demo data wakes the projections like any command"
     Scenario(sqlite_stack.databases).catch_up()
     assert Scenario(sqlite_stack.databases).drift() == {}

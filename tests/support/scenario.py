@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from domain import commands, handlers
@@ -12,7 +13,24 @@ from domain.store.unit_of_work import SqlUnitOfWork
 from readmodels.catchup.loop import catch_up
 from readmodels.registry import PROJECTIONS
 from readmodels.verify import CHECKS, verify
+from service.commands import CommandService
 from tests.support.stack import TEST_POLICY
+
+
+class RecordingWaker:
+    """Keeps the wakeups a command service sends, for a test that projects in-process."""
+
+    def __init__(self) -> None:
+        self.woken: list[tuple[list[str], int]] = []
+
+    def wake(self, projections: Iterable[str], position: int) -> None:
+        self.woken.append((list(projections), position))
+
+
+def recording_service(databases: Databases) -> tuple[CommandService, RecordingWaker]:
+    """A command service that catches nothing up itself and records what it wakes."""
+    waker = RecordingWaker()
+    return CommandService(databases, waker, TEST_POLICY, catch_up_critical=False), waker
 
 
 class Scenario:
