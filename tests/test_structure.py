@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from function_lengths import LIMIT, functions  # noqa: E402
 
-PACKAGES = ("api", "bench", "domain", "readmodels", "workers")
+PACKAGES = ("api", "bench", "cli", "domain", "readmodels", "workers")
 DOMAIN_MAY_NOT_IMPORT = ("flask", "flask_smorest", "celery", "kombu", "readmodels", "api")
 
 
