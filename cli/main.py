@@ -9,9 +9,14 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 
+from api.demo import DemoDataError
 from cli import processes
 from cli.databases import db_upgrade
+from cli.demo_data import demo_data
+from cli.dev import run_dev
 from cli.processes import ApiOptions, Launch
+from cli.projections import projections_command
+from cli.tokens import admin_command
 from domain.settings import Settings
 
 # Their options go to Celery as they are: `tally worker --pool threads`, say.
@@ -111,8 +116,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
-    from cli.dev import run_dev
-
     return run_dev(settings, port=args.port, demo=args.demo)
 
 
@@ -122,16 +125,7 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin(settings: Settings, args: argparse.Namespace) -> int:
-    from cli.tokens import admin_command
-
-    return admin_command(settings, args)
-
-
 def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
-    from api.demo import DemoDataError
-    from cli.demo_data import demo_data
-
     try:
         print(json.dumps(demo_data(settings, args.projects, args.entries)))
     except DemoDataError as error:
@@ -139,19 +133,13 @@ def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _projections(settings: Settings, args: argparse.Namespace) -> int:
-    from cli.projections import projections_command
-
-    return projections_command(settings, args)
-
-
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "dev": _dev,
     "db": _db_upgrade,
     "serve": _serve,
-    "admin": _admin,
+    "admin": admin_command,
     "demo-data": _demo_data,
-    "projections": _projections,
+    "projections": projections_command,
 }
 
 
