@@ -6,6 +6,7 @@ WORKDIR /app
 # The code and the installed packages belong to root: the runtime user can read, not change.
 COPY pyproject.toml README.md ./
 COPY api ./api
+COPY cli ./cli
 COPY workers ./workers
 COPY readmodels ./readmodels
 COPY domain ./domain

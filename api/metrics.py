@@ -84,7 +84,7 @@ def metrics() -> Response:
     """Prometheus text format."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         processes = CollectorRegistry()
-        multiprocess.MultiProcessCollector(processes)  # type: ignore[no-untyped-call]  # unannotated
+        multiprocess.MultiProcessCollector(processes)
     else:
         processes = REGISTRY
     projections = CollectorRegistry()

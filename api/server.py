@@ -32,7 +32,7 @@ def write_problem(sock: socket.socket, status: int, reason: str, message: str) -
     util.write_nonblock(sock, head + body)
 
 
-class ProblemThreadWorker(ThreadWorker):
+class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type information
     """gunicorn's ThreadWorker. gunicorn renders its errors with `util.write_error`, which it
     offers no hook for: this worker process replaces that function before serving."""
 

@@ -30,6 +30,7 @@ import redis
 from sqlalchemy import func, select
 
 from bench import firm, stack, stats, through_http, visibility, world
+from cli import processes
 from domain import commands, handlers
 from domain.settings import Settings
 from readmodels.registry import PROJECTIONS
@@ -76,20 +77,15 @@ def start_worker(settings: Settings, home: str) -> subprocess.Popen[bytes]:
         "PYTHONPATH": str(ROOT),
     }
     log = open(Path(home) / "worker.log", "wb")  # noqa: SIM115 - lives as long as the worker
+    options = [
+        *WORKER_POOL,
+        *("--loglevel", os.environ.get("TALLY_BENCH_WORKER_LOGLEVEL", "WARNING")),
+        *("--without-mingle", "--without-gossip"),
+    ]
+    # Without task events and the shared metrics folder: the measured worker does no
+    # monitoring work.
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            *WORKER_POOL,
-            "--loglevel",
-            os.environ.get("TALLY_BENCH_WORKER_LOGLEVEL", "WARNING"),
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        processes.worker(settings, options, task_events=False).argv,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -746,7 +746,7 @@ def verify_cli(settings: Settings) -> dict[str, Any]:
     """`tally projections verify` as an operator runs it; raises on drift."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "projections", "verify"],
+        [sys.executable, "-m", "cli", "projections", "verify"],
         env=environment(settings),
         capture_output=True,
         text=True,

@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
-from api import cli
 from bench import stats
+from cli import processes
+from cli.processes import ApiOptions
 from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,18 +59,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve_argv(app: str, port: int) -> list[str]:
-    """`tally serve`'s gunicorn command line with another app in place of Tally's: captured
-    from the command itself, so the baselines follow its settings when they change."""
-    captured: list[str] = []
-    defaults = cli.build_parser().parse_args(["serve"])
-    settings = Settings.from_env({})
-    with mock.patch.object(os, "execvp", lambda _file, argv: captured.extend(argv)):
-        cli.serve(settings, defaults.bind, port, defaults.workers, defaults.threads)
-    tally_app = "api:create_app()"
-    if tally_app not in captured:
-        raise RuntimeError(f"tally serve's command line changed: {captured}")
-    return [app if arg == tally_app else arg for arg in captured]
+def serve_argv(settings: Settings, app: str, port: int) -> list[str]:
+    """`tally serve`'s gunicorn command line (its default options) with another app in place
+    of Tally's: from the one definition, so the baselines follow its settings when they
+    change."""
+    return processes.api(settings, ApiOptions(port=port), app=app).argv
 
 
 def children(pid: int) -> list[int]:
@@ -175,11 +168,11 @@ def server(
 
 
 def tally_serve_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    return [sys.executable, "-m", "cli", "serve", "--port", str(port)]
 
 
 def tally_worker_argv() -> list[str]:
-    return [sys.executable, "-m", "api.cli", "worker"]
+    return [sys.executable, "-m", "cli", "worker"]
 
 
 class CpuMeter:

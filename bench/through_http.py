@@ -67,11 +67,14 @@ class Stack:
     def __enter__(self) -> Stack:
         with self.firm.databases.write.begin() as conn:
             conn.execute(text(ceilings.WRITES_TABLE))
-        argvs = {
-            "tally": stack.tally_serve_argv(self.ports["tally"]),
-            "bench": stack.serve_argv("bench.app:create_app()", self.ports["bench"]),
-            "read": stack.serve_argv("bench.ceilings:read_app()", self.ports["read"]),
-            "write": stack.serve_argv("bench.ceilings:write_app()", self.ports["write"]),
+        apps = {
+            "bench": "bench.app:create_app()",
+            "read": "bench.ceilings:read_app()",
+            "write": "bench.ceilings:write_app()",
+        }
+        argvs = {"tally": stack.tally_serve_argv(self.ports["tally"])} | {
+            name: stack.serve_argv(self.firm.settings, app, self.ports[name])
+            for name, app in apps.items()
         }
         for name, argv in argvs.items():
             self.processes[name] = self._exit.enter_context(

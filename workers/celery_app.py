@@ -39,7 +39,7 @@ for task_logger in ("celery.worker.strategy", "celery.app.trace"):
     logging.getLogger(task_logger).addFilter(RoutineSweepFilter())
 
 
-class TallyCelery(Celery):
+class TallyCelery(Celery):  # type: ignore[misc]  # celery ships no type information
     """A Celery app that knows Tally's settings and opens its databases on first use."""
 
     def __init__(self, settings: Settings) -> None:

@@ -15,23 +15,30 @@ Anything that clears the flag early (a duplicate task that found the checkpoint 
 flag's expiry) costs extra tasks, never a lost event. The flag expires after FLAG_TTL_SECONDS
 so that a task lost with a dead worker cannot hold it forever; beat's sweep covers that gap,
 and a broker outage too. Enqueueing never fails a command.
+
+`Delivery.wake` is the command's side of the protocol, `catch_up_turn` the task's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
+from sqlalchemy.exc import OperationalError
 
 from domain.settings import Settings
+from domain.store.db import Databases
+from readmodels.catchup import checkpoints, failures, loop
+from readmodels.projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +121,13 @@ def make_gate(settings: Settings) -> WakeupGate:
     return FileGate(settings.home / "wakeups")
 
 
+class TaskSender(Protocol):
+    def send_task(self, name: str, args: tuple[Any, ...], **options: Any) -> Any:
+        """Queue the task by its name (Celery's `send_task`)."""
+
+
 class Delivery:
-    def __init__(self, celery: object, gate: WakeupGate) -> None:
+    def __init__(self, celery: TaskSender, gate: WakeupGate) -> None:
         self.celery = celery
         self.gate = gate
 
@@ -132,13 +144,113 @@ class Delivery:
 
     def enqueue(self, name: str, position: int, eta: dt.datetime | None = None) -> None:
         """The one place a catch-up message is built (Flower shows it by its shadow name)."""
-        self.celery.send_task(  # type: ignore[attr-defined]
+        self.celery.send_task(
             "tally.catch_up",
             args=(name, position),
             eta=eta,
             retry=False,
             shadow=f"catch_up {name} to {position}",
         )
+
+    def hand_over(self, name: str, position: int) -> None:
+        """A task's time slice is over with work left: queue the next task, which keeps the
+        flag."""
+        try:
+            self.gate.hold(name)
+            self.enqueue(name, position)
+        except Exception as error:
+            log.warning("could not queue the next catch-up of %s: %s", name, error)
+            _quietly(self.gate.release, name)
+
+
+def catch_up_turn(
+    delivery: Delivery,
+    databases: Databases,
+    projection: Projection,
+    position: int,
+    policy: failures.RetryPolicy,
+    linger: float,
+) -> int:
+    """A catch-up task's turn: bring the projection to the head of the log within a time
+    slice, holding its flag while at work; returns the checkpoint's position. An
+    OperationalError (the database unreachable) propagates, the flag released, for the task
+    to retry."""
+    name = projection.name
+    _quietly(delivery.gate.hold, name)
+    try:
+        result, finished = _until_idle(delivery.gate, databases, projection, policy, linger)
+    except OperationalError:
+        _quietly(delivery.gate.release, name)
+        raise
+    if not finished:
+        _after_the_slice(delivery, result, position)
+    return result.position
+
+
+def _after_the_slice(delivery: Delivery, result: loop.CatchUpResult, position: int) -> None:
+    """Work is left: let another worker's task finish it, schedule the failed event's retry,
+    or queue the next task."""
+    name = result.projection
+    if result.busy:
+        # Another worker holds the checkpoint; it reads the head again before it stops.
+        _quietly(delivery.gate.release, name)
+    elif result.retry_at is not None:
+        _quietly(delivery.gate.release, name)
+        if result.scheduled_retry:
+            # Lost (broker down, worker killed), the retry is still made by beat's sweep.
+            with contextlib.suppress(Exception):
+                delivery.enqueue(name, position, eta=result.retry_at)
+    else:
+        delivery.hand_over(name, result.position)
+
+
+def _until_idle(
+    gate: WakeupGate,
+    databases: Databases,
+    projection: Projection,
+    policy: failures.RetryPolicy,
+    linger: float,
+) -> tuple[loop.CatchUpResult, bool]:
+    """Batches until the head, for one time slice; True when the flag is released with
+    nothing left to do, False when the slice ended first (or the checkpoint was busy, or a
+    failure waits for its retry)."""
+    deadline = time.monotonic() + loop.TIME_SLICE_SECONDS
+    while True:
+        result = loop.catch_up(
+            databases,
+            projection,
+            policy=policy,
+            time_slice=max(0.0, deadline - time.monotonic()),
+            linger=linger,
+        )
+        if not result.caught_up:
+            return result, False
+        _quietly(gate.release, projection.name)
+        # Commands committed after the last batch, finding the flag still set: take the flag
+        # back and go on, unless one of them set it first (and enqueued a task).
+        if checkpoints.head_position(databases) <= result.position:
+            return result, True
+        if not _take_flag(gate, projection.name):
+            return result, True
+        if time.monotonic() >= deadline:
+            return result, False
+
+
+def _quietly(action: Callable[[str], None], projection: str) -> None:
+    """Flag upkeep never fails a task: a flag left set expires, one cleared costs a task."""
+    try:
+        action(projection)
+    except Exception as error:
+        log.warning("wakeup flag of %s: %s", projection, error)
+
+
+def _take_flag(gate: WakeupGate, projection: str) -> bool:
+    """Set the flag if it is clear; when the gate is unreachable, keep working regardless."""
+    try:
+        return bool(gate.claim([projection]))
+    except Exception as error:
+        log.warning("wakeup flag of %s: %s", projection, error)
+        return True
 
 
 class BackgroundWaker:

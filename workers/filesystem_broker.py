@@ -47,12 +47,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from amqp.protocol import queue_declare_ok_t
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.transport.base import to_rabbitmq_queue_arguments
-from kombu.transport.virtual.base import BrokerState, Empty, queue_declare_ok_t
+from kombu.transport.virtual.base import BrokerState
 from kombu.utils.json import dumps, loads
 from prometheus_client import Counter
 
@@ -174,7 +176,9 @@ class Channel(filesystem.Channel):
 
     # Publishing
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(  # type: ignore[override]  # kombu's filesystem channel says payload, its base message
+        self, queue: str, payload: Any, **kwargs: Any
+    ) -> None:
         folder = self._queue_folder(queue)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.msg"
         pending = self.root / "tmp" / name
@@ -208,7 +212,8 @@ class Channel(filesystem.Channel):
             self._no_ack_queues.add(queue)
         return super().basic_get(queue, no_ack, **kwargs)
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        """The next message of the queue, claimed; `timeout` is unused (kombu polls)."""
         self._touch(queue)
         self._maintain()
         ready = self._ready.get(queue)
@@ -305,7 +310,8 @@ class Channel(filesystem.Channel):
         return super().queue_declare(queue, passive, **kwargs)
 
     def prepare_queue_arguments(self, arguments: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return to_rabbitmq_queue_arguments(arguments, **kwargs)
+        prepared: dict[str, Any] = to_rabbitmq_queue_arguments(arguments, **kwargs)
+        return prepared
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
         self._queue_folder(queue).mkdir(parents=True, exist_ok=True)
@@ -466,7 +472,7 @@ class Transport(filesystem.Transport):
         folder = client.transport_options.get("broker_folder", DEFAULT_FOLDER)
         self.state = _STATES.setdefault(str(Path(folder).resolve()), BrokerState())
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Polls in short slices. A Celery worker's consumer loop drains with a 2 s timeout and
         looks at its shutdown flags only in between, so a worker asked to stop would sit out
         the rest of the 2 s; between slices this looks at those flags itself."""
@@ -475,7 +481,7 @@ class Transport(filesystem.Transport):
             remaining = DRAIN_SLICE_SECONDS if deadline is None else deadline - time.monotonic()
             try:
                 return super().drain_events(
-                    connection, timeout=max(min(remaining, DRAIN_SLICE_SECONDS), 0)
+                    connection, timeout=max(min(remaining, DRAIN_SLICE_SECONDS), 0), **kwargs
                 )
             except TimeoutError:
                 if _worker_stopping() or (deadline is not None and time.monotonic() >= deadline):

@@ -1,33 +1,28 @@
-"""Celery tasks: receive a projection name and a position, and catch up projections."""
+"""Celery tasks: receive names and positions, call the work (in readmodels/ and workers/),
+and retry when the database is unreachable."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import os
 import random
-import time
-from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_process_init, worker_ready
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from domain.settings import Settings
-from domain.store.db import as_utc, utc_now
 from domain.store.idempotency import purge_expired
-from readmodels.catchup import failures, loop
-from readmodels.catchup.checkpoints import head_position
+from readmodels.catchup import failures
 from readmodels.drift import periodic_verify
-from readmodels.rebuild import STALE_REBUILD, RebuildInProgress, rebuild
+from readmodels.rebuild import RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
-from readmodels.tables import projection_checkpoints
-from workers.delivery import WakeupGate
+from workers.delivery import catch_up_turn
 from workers.metrics_server import serve_metrics
+from workers.sweep import needs_rebuild, survey
 
 log = logging.getLogger(__name__)
 
@@ -41,80 +36,26 @@ def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_SECONDS) -
 
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
-    """Bring one projection to the head of the log, holding its wakeup flag while at work
-    (the protocol is in workers.delivery)."""
+    """Bring one projection to the head of the log (the wakeup-flag protocol is in
+    workers.delivery)."""
     app = self.app
-    gate = app.delivery.gate
-    quietly(gate.hold, projection)
     policy = failures.RetryPolicy(
         max_attempts=app.settings.projection_max_attempts,
         base_delay=app.settings.projection_retry_base,
     )
-    deadline = time.monotonic() + loop.TIME_SLICE_SECONDS
     try:
-        while True:
-            result = loop.catch_up(
-                app.databases,
-                PROJECTIONS[projection],
-                policy=policy,
-                time_slice=max(0.0, deadline - time.monotonic()),
-                linger=app.settings.projection_linger,
-            )
-            if not result.caught_up:
-                break
-            quietly(gate.release, projection)
-            if head_position(app.databases) <= result.position:
-                return result.position
-            # Commands committed after the last batch, finding the flag still set: take it
-            # back and go on, unless one of them set it first (and enqueued a task).
-            if not take_flag(gate, projection):
-                return result.position
-            if time.monotonic() >= deadline:
-                break
+        return catch_up_turn(
+            app.delivery,
+            app.databases,
+            PROJECTIONS[projection],
+            position,
+            policy,
+            app.settings.projection_linger,
+        )
     except OperationalError as error:
         # The database is unreachable (or locked): retry forever, backing off.
-        quietly(gate.release, projection)
         log.warning("database unavailable for %s, retrying: %s", projection, error)
         raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
-    if result.busy:
-        # Another worker holds the checkpoint; it reads the head again before it stops.
-        quietly(gate.release, projection)
-    elif result.retry_at is not None:
-        quietly(gate.release, projection)
-        if result.scheduled_retry:
-            # Lost (broker down, worker killed), the retry is still made by beat's sweep.
-            with contextlib.suppress(Exception):
-                app.delivery.enqueue(projection, position, eta=result.retry_at)
-    else:
-        hand_over(app, projection, result.position)
-    return result.position
-
-
-def quietly(action: Callable[[str], None], projection: str) -> None:
-    """Flag upkeep never fails a task: a flag left set expires, one cleared costs a task."""
-    try:
-        action(projection)
-    except Exception as error:
-        log.warning("wakeup flag of %s: %s", projection, error)
-
-
-def take_flag(gate: WakeupGate, projection: str) -> bool:
-    """Set the flag if it is clear; when the gate is unreachable, keep working regardless."""
-    try:
-        return bool(gate.claim([projection]))
-    except Exception as error:
-        log.warning("wakeup flag of %s: %s", projection, error)
-        return True
-
-
-def hand_over(app: Any, projection: str, position: int) -> None:
-    """The time slice is over with work left: queue the next task, which keeps the flag."""
-    try:
-        app.delivery.gate.hold(projection)
-        app.delivery.enqueue(projection, position)
-    except Exception as error:
-        log.warning("could not queue the next catch-up of %s: %s", projection, error)
-        quietly(app.delivery.gate.release, projection)
 
 
 @shared_task(bind=True, name="tally.rebuild", acks_late=True)
@@ -132,24 +73,13 @@ def rebuild_projection(self: Task, projection: str, only_if_outdated: bool = Fal
 @shared_task(bind=True, name="tally.sweep", acks_late=True)
 def sweep(self: Task) -> dict[str, list[str]]:
     """Wake every projection behind the head; rebuild those whose projector version changed."""
-    databases = self.app.databases
-    head = head_position(databases)
-    with databases.read_autocommit.connect() as conn:
-        checkpoints = {row.name: row for row in conn.execute(select(projection_checkpoints))}
-    behind, outdated = [], []
-    for name, projection in PROJECTIONS.items():
-        checkpoint = checkpoints.get(name)
-        if checkpoint is None:
-            continue
-        if _outdated(checkpoint, projection.version):
-            outdated.append(name)
-            self.app.send_task("tally.rebuild", args=(name, True), shadow=f"rebuild {name}")
-        elif checkpoint.position < head:
-            behind.append(name)
-    if behind:
-        log.info("sweep: %s behind the head (%d); woken", ", ".join(behind), head)
-    self.app.delivery.wake(behind, head)
-    return {"behind": behind, "rebuilding": outdated}
+    found = survey(self.app.databases)
+    for name in found.outdated:
+        self.app.send_task("tally.rebuild", args=(name, True), shadow=f"rebuild {name}")
+    if found.behind:
+        log.info("sweep: %s behind the head (%d); woken", ", ".join(found.behind), found.head)
+    self.app.delivery.wake(found.behind, found.head)
+    return {"behind": found.behind, "rebuilding": found.outdated}
 
 
 @shared_task(bind=True, name="tally.purge_idempotency_keys", acks_late=True)
@@ -163,24 +93,6 @@ def verify_read_models(self: Task) -> dict[str, int]:
     """Verify every read model against the write tables and keep the drift for /metrics."""
     results = periodic_verify(self.app.databases, self.app.settings.verify_max_rows)
     return {result["projection"]: result["drift_rows"] for result in results}
-
-
-def _outdated(checkpoint: Any, version: int) -> bool:
-    """The projector's version changed, and no live rebuild is under way."""
-    if checkpoint.version == version:
-        return False
-    heartbeat = as_utc(checkpoint.rebuild_heartbeat_at)
-    return checkpoint.status != "rebuilding" or (
-        heartbeat is None or heartbeat < utc_now() - STALE_REBUILD
-    )
-
-
-def needs_rebuild(databases: Any, name: str) -> bool:
-    with databases.read_autocommit.connect() as conn:
-        checkpoint = conn.execute(
-            select(projection_checkpoints).where(projection_checkpoints.c.name == name)
-        ).one()
-    return _outdated(checkpoint, PROJECTIONS[name].version)
 
 
 @worker_ready.connect

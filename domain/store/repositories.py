@@ -192,6 +192,13 @@ class PersonRepository(TableRepository[model.Person]):
             ).scalar()
         )
 
+    def id_by_email(self, email: str) -> uuid.UUID | None:
+        """The id of the person with this email, in any case (emails are kept lower-case)."""
+        found: uuid.UUID | None = self.connection.execute(
+            select(tables.people.c.id).where(tables.people.c.email == email.lower())
+        ).scalar_one_or_none()
+        return found
+
     def add_token(self, person_id: uuid.UUID, token_hash: str) -> None:
         self.pending_tokens.append((person_id, token_hash))
 

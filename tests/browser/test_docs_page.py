@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from itertools import count
 from pathlib import Path
@@ -17,11 +16,10 @@ import pytest
 from tornado.ioloop import IOLoop
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from tests.support.http import call, free_port
+from tests.support.http import api_is_up, call, free_port
 from tests.support.services import on_ci
-from tests.support.stack import Process, Stack, running, start_worker, wait_until
+from tests.support.stack import TALLY, Process, Stack, running, start_worker, wait_until
 
-TALLY = [sys.executable, "-m", "api.cli"]
 TOKEN = "docs-admin-token"
 
 
@@ -104,7 +102,7 @@ def test_swagger_ui_works_offline_and_tries_an_operation(
         running(Process("serve", command, env, sqlite_stack.workdir)) as serve,
         running(start_worker(sqlite_stack)),
     ):
-        wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
+        wait_until(lambda: api_is_up(base), timeout=30, message=lambda: serve.output()[-2000:])
         # The first admin is in the directory once the worker has projected it.
         wait_until(lambda: call("GET", f"{base}/api/v1/me", TOKEN)[0] == 200, timeout=30)
         chrome = subprocess.Popen(
@@ -169,10 +167,3 @@ def test_swagger_ui_works_offline_and_tries_an_operation(
                 tools.close()
             chrome.terminate()
             chrome.wait(timeout=15)
-
-
-def _up(base: str) -> bool:
-    try:
-        return call("GET", f"{base}/health")[0] == 200
-    except OSError:
-        return False

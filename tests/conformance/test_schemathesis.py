@@ -13,20 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.support.http import call, free_port
-from tests.support.stack import Process, Stack, running, start_worker, wait_until
+from tests.support.http import api_is_up, call, free_port
+from tests.support.stack import TALLY, Process, Stack, running, start_worker, wait_until
 
-TALLY = [sys.executable, "-m", "api.cli"]
 ADMIN_TOKEN = "conformance-admin-token"
 EXAMPLES_PER_OPERATION = 8
 RUN_TIMEOUT = 300
-
-
-def _up(base: str) -> bool:
-    try:
-        return call("GET", f"{base}/health")[0] == 200
-    except OSError:
-        return False
 
 
 def _ok(response: tuple[int, dict[str, str], Any], status: int = 201) -> Any:
@@ -183,7 +175,7 @@ def test_schemathesis_finds_nothing_as_admin_and_as_member(stack: Stack, tmp_pat
         running(Process("serve", command, env, stack.workdir)) as serve,
         running(start_worker(stack)),
     ):
-        wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
+        wait_until(lambda: api_is_up(base), timeout=30, message=lambda: serve.output()[-2000:])
         member_token, cursors = seed(base)
         spec = call("GET", f"{base}/openapi.json")[2]
         paged = {

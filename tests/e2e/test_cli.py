@@ -16,7 +16,7 @@ from tests.support.stack import Stack
 
 def tally(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=stack.env(),
         cwd=stack.workdir,
         capture_output=True,

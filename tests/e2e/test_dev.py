@@ -8,15 +8,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.e2e.test_processes import _up, alive, create_client_manager_project, descendants
-from tests.support.http import call, free_port
-from tests.support.stack import ROOT, Process, wait_until
+from cli import processes
+from tests.support.http import api_is_up, call, create_client_manager_project, free_port
+from tests.support.stack import ROOT, TALLY, Process, alive, descendants, wait_until
 
-TALLY = [sys.executable, "-m", "api.cli"]
 DRIVE_SECONDS = 60
 EXPECTED_IN_WORKDIR = {".tally", "tally.db", "tally.db-wal", "tally.db-shm", "tally.db-journal"}
 
@@ -41,16 +39,7 @@ def run_flower(workdir: Path, home: Path, logdir: Path, stop_with: signal.Signal
     and stop it with the given signal."""
     port = free_port()
     env = dev_env(workdir, home) | {"FLOWER_UNAUTHENTICATED_API": "true"}
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "flower",
-        "--address=127.0.0.1",
-        f"--port={port}",
-    ]
+    command = processes.flower(["--address=127.0.0.1", f"--port={port}"]).argv
     flower = Process("flower", command, env, logdir)
     try:
 
@@ -126,7 +115,7 @@ def drive_commands(base: str, token: str, seconds: float) -> int:
     return accepted
 
 
-def caught_up(base: str, token: str) -> bool:
+def caughtapi_is_up(base: str, token: str) -> bool:
     status, _, projections = call("GET", f"{base}/api/v1/ops/projections", token)
     return status == 200 and all(row["lag_events"] == 0 for row in projections["items"])
 
@@ -150,7 +139,7 @@ def test_tally_dev_survives_flower_and_a_minute_of_commands_then_stops_cleanly(
         assert accepted > 100
 
         wait_until(
-            lambda: caught_up(base, token),
+            lambda: caughtapi_is_up(base, token),
             timeout=60,
             interval=0.5,
             message=lambda: dev.output()[-3000:],
@@ -193,7 +182,7 @@ def test_a_second_ctrl_c_stops_tally_dev_at_once(tmp_path: Path) -> None:
     home.mkdir()
     dev, base, _token = start_dev(workdir, home, tmp_path)
     try:
-        wait_until(lambda: _up(base), timeout=30)
+        wait_until(lambda: api_is_up(base), timeout=30)
         dev.wait_for_output("tally-dev@", timeout=30)
         dev.wait_for_output(" ready.", timeout=30)
         children = descendants(dev.popen.pid)

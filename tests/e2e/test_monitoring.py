@@ -3,7 +3,6 @@ exported, and a real stall and a real parked event show the values the rules fir
 
 from __future__ import annotations
 
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain import commands
 from tests.e2e.conftest import Commands
 from tests.support import ledger
-from tests.support.http import call, free_port
+from tests.support.http import api_is_up, call, free_port
 from tests.support.monitoring import (
     ALERTS,
     PROMETHEUS_SERIES,
@@ -28,10 +27,9 @@ from tests.support.monitoring import (
     require_promtool,
     sample_names,
 )
-from tests.support.stack import Process, Stack, running, wait_until
+from tests.support.stack import TALLY, Process, Stack, running, wait_until
 from workers.celery_app import make_celery
 
-TALLY = [sys.executable, "-m", "api.cli"]
 TOKEN = "monitoring-token"
 
 
@@ -107,7 +105,7 @@ def test_every_metric_the_rules_and_the_dashboard_name_is_exported(pg_stack: Sta
             Process("worker", [*TALLY, "worker", "--pool", "solo"], worker_env, pg_stack.workdir)
         ) as worker,
     ):
-        wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
+        wait_until(lambda: api_is_up(base), timeout=30, message=lambda: serve.output()[-2000:])
         worker.wait_for_output("ready.")
         drive_every_kind_of_command(base)
         # Beat's periodic verify, run by the real worker, fills the drift metrics.
@@ -134,13 +132,6 @@ def test_every_metric_the_rules_and_the_dashboard_name_is_exported(pg_stack: Sta
     assert ours - exported == set(), "named in ops/ but not exported"
     assert named - ours - recorded <= PROMETHEUS_SERIES, "metrics of an exporter we do not run"
     assert len(ours) >= 12
-
-
-def _up(base: str) -> bool:
-    try:
-        return call("GET", f"{base}/health", timeout=1)[0] == 200
-    except OSError:
-        return False
 
 
 Scrape = dict[tuple[str, tuple[tuple[str, str], ...]], float]

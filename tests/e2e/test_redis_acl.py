@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from cli import processes
 from readmodels.catchup.checkpoints import checkpoint_position
 from readmodels.registry import affected_by
 from tests.conftest import ADMIN_TOKEN, make_app
@@ -54,22 +55,8 @@ def test_the_acl_user_runs_the_pipeline_and_nothing_else(pg_stack: Stack, tmp_pa
 
         stack = server.stack_for(pg_stack)
         hostname = f"acl-{time.monotonic_ns()}@{socket.gethostname()}"
-        worker_command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-E",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "solo",
-            "--hostname",
-            hostname,
-        ]
-        with running(Process("worker", worker_command, stack.env(), stack.workdir)) as worker:
+        launch = processes.worker(stack.settings, ["--pool", "solo", "--hostname", hostname])
+        with running(Process("worker", launch.argv, stack.env(), stack.workdir)) as worker:
             worker.wait_for_output("ready.")
             app = make_app(stack)
             try:

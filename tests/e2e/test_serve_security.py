@@ -7,23 +7,14 @@ import os
 import re
 import socket
 import stat
-import sys
 import threading
 import time
 from pathlib import Path
 
-from tests.support.http import call, free_port
-from tests.support.stack import ROOT, Process, Stack, running, wait_until
+from tests.support.http import api_is_up, call, free_port
+from tests.support.stack import ROOT, TALLY, Process, Stack, running, wait_until
 
-TALLY = [sys.executable, "-m", "api.cli"]
 TOKEN = "serve-security-token"
-
-
-def _up(base: str) -> bool:
-    try:
-        return call("GET", f"{base}/health", timeout=1)[0] == 200
-    except OSError:
-        return False
 
 
 def _timed(method: str, url: str, token: str | None = None) -> tuple[int, dict, object, float]:
@@ -51,7 +42,7 @@ def test_waiters_are_bounded_and_health_answers_while_two_wait(pg_stack: Stack) 
     }
     command = [*TALLY, "serve", "--port", str(port), "--workers", "1"]
     with running(Process("serve", command, env, pg_stack.workdir)) as serve:
-        wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
+        wait_until(lambda: api_is_up(base), timeout=30, message=lambda: serve.output()[-2000:])
         assert f"Listening at: http://127.0.0.1:{port}" in serve.output()
         status, _, created = call("POST", f"{base}/api/v1/clients", TOKEN, {"name": "Acme"})
         assert status == 201, created
@@ -107,7 +98,7 @@ def test_metrics_on_their_own_port_with_a_token(pg_stack: Stack) -> None:
     command = [*TALLY, "serve", "--port", str(port), "--workers", "1"]
     with running(Process("serve", command, env, pg_stack.workdir)) as serve:
         base, metrics_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}"
-        wait_until(lambda: _up(base), timeout=30, message=lambda: serve.output()[-2000:])
+        wait_until(lambda: api_is_up(base), timeout=30, message=lambda: serve.output()[-2000:])
         assert call("GET", f"{base}/metrics", "scrape-me")[0] == 404
         assert call("GET", f"{metrics_base}/metrics")[0] == 401
         assert call("GET", f"{metrics_base}/metrics", TOKEN)[0] == 401
@@ -137,7 +128,7 @@ def test_tally_dev_reuses_one_private_token_and_keeps_its_files_private(tmp_path
         with running(Process("dev", command, env, tmp_path)) as dev:
             token = _dev_token(dev)
             base = f"http://127.0.0.1:{port}"
-            wait_until(lambda b=base: _up(b), timeout=30, message=dev.output)
+            wait_until(lambda b=base: api_is_up(b), timeout=30, message=dev.output)
             status, _, mine = call("GET", f"{base}/api/v1/me/tokens", token)
             assert status == 200, mine
             assert [t["name"] for t in mine["items"]] == ["TALLY_ADMIN_TOKEN"]

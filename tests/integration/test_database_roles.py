@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from api.cli import db_upgrade
+from cli.databases import db_upgrade
 from domain import commands, handlers
 from domain.settings import Settings
 from domain.store.db import Databases

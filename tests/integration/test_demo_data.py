@@ -63,7 +63,7 @@ def test_a_firm_the_demo_cannot_build_is_refused_before_anything_is_written(
 
 def test_the_command_line_refuses_with_the_reason(sqlite_stack: Stack) -> None:
     refused = subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo-data", "--entries", str(MAX_ENTRIES + 1)],
+        [sys.executable, "-m", "cli", "demo-data", "--entries", str(MAX_ENTRIES + 1)],
         env=sqlite_stack.env(),
         cwd=ROOT,
         capture_output=True,

@@ -88,7 +88,7 @@ def test_rebuild_is_accepted_for_known_projections_only(
 
 def test_create_token_prints_a_working_token(client: FlaskClient, stack: Stack) -> None:
     made = subprocess.run(
-        [sys.executable, "-m", "api.cli", "admin", "create-token", "--email", "admin@tally.local"],
+        [sys.executable, "-m", "cli", "admin", "create-token", "--email", "admin@tally.local"],
         env=stack.env(),
         cwd=stack.workdir,
         capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -29,3 +30,44 @@ def call(
             return response.status, dict(response.headers), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+def api_is_up(base: str) -> bool:
+    """The API at `base` answers its health check."""
+    try:
+        return call("GET", f"{base}/health", timeout=1)[0] == 200
+    except OSError:
+        return False
+
+
+def create_client_manager_project(base: str, token: str) -> tuple[dict, dict]:
+    status, _, client = call("POST", f"{base}/api/v1/clients", token, {"name": "Acme"})
+    assert status == 201, client
+    status, _, manager = call(
+        "POST",
+        f"{base}/api/v1/people",
+        token,
+        {
+            "first_name": "Mia",
+            "last_name": "Wong",
+            "email": f"mia{time.monotonic_ns()}@example.com",
+            "role": "manager",
+        },
+    )
+    assert status == 201, manager
+    status, headers, project = call(
+        "POST",
+        f"{base}/api/v1/projects",
+        token,
+        {
+            "name": "Relaunch",
+            "client_id": client["id"],
+            "manager_id": manager["id"],
+            "start_date": "2026-11-02",
+            "budget": "5000.00",
+        },
+    )
+    assert status == 201, project
+    status, _, dashboard = call("GET", base + headers["Location"], token)
+    assert status == 200, dashboard
+    return client, dashboard

@@ -17,6 +17,7 @@ from typing import ClassVar
 import redis
 from sqlalchemy import MetaData, text
 
+from cli import processes
 from domain.policy import Policy
 from domain.settings import Settings
 from domain.store import tables as write_tables
@@ -26,6 +27,8 @@ from readmodels import tables as read_tables
 from readmodels.catchup.checkpoints import ensure_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
+# The `tally` command, as a test runs it.
+TALLY = [sys.executable, "-m", "cli"]
 
 # Tests log time on fixed dates in late 2026 and 2027, whatever today is: the future rule
 # has tests of its own, with today's date.
@@ -159,53 +162,48 @@ class Process:
 
 
 def start_worker(stack: Stack, *extra: str, env: dict[str, str] | None = None) -> Process:
-    worker = Process(
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-E",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "solo",
-            "--without-mingle",
-            "--without-gossip",
-            "--hostname",
-            f"test-{time.monotonic_ns()}@%h",
-            *extra,
-        ],
-        stack.env() | (env or {}),
-        stack.workdir,
-    )
+    """`tally worker`'s process, with one task at a time (the solo pool), under a name of its
+    own; `extra` are more celery worker options."""
+    options = ["--pool", "solo", "--without-mingle", "--without-gossip"]
+    options += ["--hostname", f"test-{time.monotonic_ns()}@%h", *extra]
+    launch = processes.worker(stack.settings, options)
+    worker = Process("worker", launch.argv, stack.env() | (env or {}), stack.workdir)
     worker.wait_for_output("ready.")
     return worker
 
 
 def start_beat(stack: Stack) -> Process:
-    beat = Process(
-        "beat",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            str(stack.workdir / f"beat-{time.monotonic_ns()}"),
-        ],
-        stack.env(),
-        stack.workdir,
-    )
+    """`tally beat`'s process, with a schedule file of its own (a fresh schedule each time)."""
+    launch = processes.beat(stack.settings, schedule=stack.workdir / f"beat-{time.monotonic_ns()}")
+    beat = Process("beat", launch.argv, stack.env(), stack.workdir)
     beat.wait_for_output("beat: Starting")
     return beat
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below pid, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from api.cli import build_parser
+from cli.main import build_parser
 from domain.settings import Settings
 
 

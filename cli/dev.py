@@ -7,17 +7,15 @@ import ctypes
 import os
 import signal
 import subprocess
-import sys
 import time
 from types import FrameType
 
-from sqlalchemy import select
-
 from api.auth import stored_dev_token
-from api.cli import db_upgrade, prepare_metrics_folder, worker_defaults
+from cli import processes
+from cli.databases import db_upgrade, has_no_projects
+from cli.demo_data import demo_data
+from cli.processes import ApiOptions, Launch
 from domain.settings import Settings
-from domain.store import tables
-from domain.store.db import Databases
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 1.0
@@ -35,15 +33,6 @@ def _admin_token(settings: Settings) -> str:
     return settings.admin_token or stored_dev_token(settings.ensure_home())
 
 
-def _is_empty(settings: Settings) -> bool:
-    databases = Databases(settings.database_url, settings.read_database_url)
-    try:
-        with databases.write.connect() as conn:
-            return conn.execute(select(tables.projects.c.id).limit(1)).first() is None
-    finally:
-        databases.dispose()
-
-
 class _Stop(Exception):
     """Ctrl-C or SIGTERM: leave whatever `tally dev` is doing and stop its children."""
 
@@ -51,10 +40,10 @@ class _Stop(Exception):
 def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
     print("tally dev: applying migrations ...", flush=True)
     db_upgrade(settings)
-    prepare_metrics_folder(settings, clean=True)
+    processes.prepare_metrics_folder(processes.metrics_folder(settings, os.environ), clean=True)
     token = _admin_token(settings)
-    env = os.environ | {"TALLY_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
     # Without an admin yet, the API process creates one with this token at start-up.
+    overrides = {"TALLY_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
     children: dict[str, subprocess.Popen[bytes]] = {}
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -63,87 +52,48 @@ def run_dev(settings: Settings, *, port: int, demo: bool) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        for name, command in _commands(settings, port).items():
+        for name, launch in dev_processes(settings, port).items():
             # A session of its own: the child's own children (gunicorn's workers, Celery's
             # pool) are stopped with it, and a terminal's Ctrl-C reaches only `tally dev`.
             children[name] = subprocess.Popen(
-                command, env=env, preexec_fn=_die_with_parent, start_new_session=True
+                launch.argv,
+                env=launch.environment(os.environ) | overrides,
+                preexec_fn=_die_with_parent,
+                start_new_session=True,
             )
-        if demo and _wait_for_api(port, children) and _is_empty(settings):
-            from api.cli import demo_data
-
+        if demo and _wait_for_api(port, children) and has_no_projects(settings):
             counts = demo_data(settings, projects=12, entries=400)
             print(f"tally dev: demo data created: {counts}", flush=True)
         _print_banner(port, token, settings)
-        while True:
-            exited = {name: child.poll() for name, child in children.items()}
-            failed = {name: code for name, code in exited.items() if code is not None}
-            if failed:
-                print(f"tally dev: {failed} exited; stopping the others", flush=True)
-                return 1
-            time.sleep(0.2)
+        return _watch(children)
     except _Stop:
         return 0
     finally:
         _stop_all(children)
 
 
-def _commands(settings: Settings, port: int) -> dict[str, list[str]]:
-    python = sys.executable
+def dev_processes(settings: Settings, port: int) -> dict[str, Launch]:
+    """The api, a worker and beat, as `tally serve`, `worker` and `beat` run them, but for
+    a quick stop and a quiet terminal."""
     return {
-        "api": [
-            python,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            # As `tally serve`: threads, so that queries waiting for min_position (at most
-            # TALLY_MIN_POSITION_WAITERS a process) leave others free; errors as problem+json.
-            "--worker-class",
-            "api.server.ProblemThreadWorker",
-            "--threads",
-            "4",
-            "--graceful-timeout",
-            "1",
-            # Its default control socket would be a folder in the home directory.
-            "--no-control-socket",
-            "--access-logfile",
-            "-",
-            "api:create_app()",
-        ],
-        "worker": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-E",
-            "--loglevel",
-            "INFO",
-            # Threads, not prefork: prefork's pool takes about 2 s to stop, threads well
-            # under one; a single-user embedded stack needs no process isolation.
-            "--pool",
-            "threads",
-            *worker_defaults([]),
-            "--hostname",
-            "tally-dev@%h",
-        ],
-        "beat": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "beat",
-            "--loglevel",
-            "WARNING",
-            "-s",
-            str(settings.home / "celerybeat-schedule"),
-        ],
+        # gunicorn's workers get a second to finish their requests, not thirty.
+        "api": processes.api(settings, ApiOptions(port=port, graceful_timeout=1)),
+        # Threads, not prefork: prefork's pool takes about 2 s to stop, threads well under
+        # one; a single-user embedded stack needs no process isolation.
+        "worker": processes.worker(settings, ["--pool", "threads", "--hostname", "tally-dev@%h"]),
+        "beat": processes.beat(settings, ["--loglevel", "WARNING"]),
     }
+
+
+def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
+    """Until a child exits: then 1 (the caller stops the others)."""
+    while True:
+        exited = {name: child.poll() for name, child in children.items()}
+        failed = {name: code for name, code in exited.items() if code is not None}
+        if failed:
+            print(f"tally dev: {failed} exited; stopping the others", flush=True)
+            return 1
+        time.sleep(0.2)
 
 
 def _wait_for_api(port: int, children: dict[str, subprocess.Popen[bytes]]) -> bool:
@@ -176,8 +126,7 @@ Tally is running on the embedded default (database {settings.database_url}).
                 ?min_position=N and the answer waits until the read model has it, e.g.
                 curl {auth} '{base}/api/v1/projects/ID/dashboard?min_position=N'
   Flower:       in another terminal in this folder, with a login (README.md, "Flower"):
-                celery -A workers flower --address=127.0.0.1 --port=5555 \\
-                  --conf=.tally/flowerconfig.py
+                tally flower --address=127.0.0.1 --port=5555 --conf=.tally/flowerconfig.py
 Press Ctrl-C to stop api, worker and beat.
 """,
         flush=True,
