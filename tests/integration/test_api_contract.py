@@ -1,4 +1,4 @@
-"""The HTTP contract of API.md for the foundation slice: statuses and problem+json shapes."""
+"""The HTTP contract of the foundation slice: statuses and problem+json shapes."""
 
 from __future__ import annotations
 

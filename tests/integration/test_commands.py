@@ -1,5 +1,5 @@
-"""Every rule and every row of API.md's status table, over HTTP: the status, the
-problem+json shape, and that a refused command appends no event."""
+"""Every command rule and every status it answers, over HTTP: the status, the problem+json
+shape, and that a refused command appends no event."""
 
 from __future__ import annotations
 

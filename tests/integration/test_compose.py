@@ -1,5 +1,5 @@
-"""docker-compose.yml has the shape DESIGN.md asks for, and the least-privilege properties of
-issue 11 (no Docker engine runs here: the file is parsed and checked)."""
+"""docker-compose.yml has the shape the README describes, and the least-privilege properties of
+docs/decisions.md (no Docker engine runs here: the file is parsed and checked)."""
 
 from __future__ import annotations
 
