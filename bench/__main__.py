@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -431,7 +432,13 @@ def _p(summary: dict[str, float]) -> str:
 SECTIONS = ("reads", "writes", "contention", "commands", "lag", "rebuild")
 
 
+def stop_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the servers and workers this run started stop too."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
