@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from api.auth import current_caller, hash_token, new_token, require_role
+from api.auth import current_caller, require_role
 from api.errors import Problem
 from api.openapi import IF_MATCH_PATTERN, checked_first, problems, roles
 from api.parsing import Blueprint
@@ -35,6 +35,7 @@ from api.schemas import (
 from domain import access, commands
 from domain.handlers import Outcome
 from domain.model import Role
+from domain.store.tokens import hash_token, new_token
 from domain.unit_of_work import UnitOfWork
 
 blp = Blueprint("commands", __name__, description="Commands: every change goes through here.")

@@ -14,20 +14,18 @@ from dataclasses import dataclass, field
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from api.auth import install_environment_token
 from api.metrics import measured
 from domain import commands, errors
 from domain.model import Role
 from domain.settings import Settings
 from domain.store import tables
 from domain.store.db import Databases
+from domain.store.tokens import ADMIN_EMAIL, install_environment_token
 from service.commands import CommandService, Executed, Metadata
 from workers.celery_app import TallyCelery
 from workers.delivery import BackgroundWaker
 
 log = logging.getLogger(__name__)
-
-ADMIN_EMAIL = "admin@tally.local"
 
 
 @dataclass

@@ -15,10 +15,10 @@ from marshmallow import (
     validates_schema,
 )
 
-from api.auth import ENVIRONMENT_TOKEN_NAME
 from api.fields import Hours, Money, UtcDateTime
 from domain.model import ENTRY_STATUSES, Role
 from domain.money import margin_pct
+from domain.store.tokens import ENVIRONMENT_TOKEN_NAME
 
 
 class Pattern(validate.Regexp):

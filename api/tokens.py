@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from api.auth import current_caller, issue_token, list_tokens, require_role, revoke_token
+from api.auth import current_caller, require_role
 from api.errors import Problem
 from api.openapi import roles
 from api.parsing import Blueprint
@@ -18,6 +18,7 @@ from api.runtime import runtime
 from api.schemas import CreateTokenSchema, TokenCreatedSchema, TokenListSchema
 from domain.model import Role
 from domain.store import tables
+from domain.store.tokens import issue_token, list_tokens, revoke_token
 
 blp = Blueprint("tokens", __name__, description="API tokens: list, create (admin), revoke.")
 

@@ -30,13 +30,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
-from api.auth import issue_token
 from bench.world import BENCH_WRITE_DAYS, BENCH_WRITES_FROM, fresh_databases
 from domain import commands, events
 from domain.model import DAY_LIMIT_HUNDREDTHS, Role
 from domain.money import entry_amount_cents
 from domain.settings import Settings
 from domain.store.db import Databases, create_database_if_missing
+from domain.store.tokens import issue_token
 from readmodels.catchup.loop import catch_up
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS

@@ -8,17 +8,20 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 from types import FrameType
 
-from api.auth import stored_dev_token
 from cli import processes
 from cli.databases import db_upgrade, has_no_projects
 from cli.demo_data import demo_data
 from cli.processes import ApiOptions, Launch
 from domain.settings import Settings
+from domain.store.tokens import new_token
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 1.0
+
+DEV_TOKEN_FILE = "dev-token"
 
 
 def _die_with_parent() -> None:
@@ -161,3 +164,19 @@ def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
         child.wait()
     killed = f" ({', '.join(lingering)} killed)" if lingering else ""
     print(f"tally dev: stopped{killed}", flush=True)
+
+
+def stored_dev_token(home: Path) -> str:
+    """`tally dev`'s admin token, kept in `.tally/dev-token` (owner-only) so that every start
+    prints the same one instead of minting another."""
+    path = home / DEV_TOKEN_FILE
+    if path.exists():
+        path.chmod(0o600)
+        token = path.read_text().strip()
+        if token:
+            return token
+    token = new_token()
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token + "\n")
+    return token

@@ -6,7 +6,12 @@ import argparse
 import json
 import uuid
 
-from api.auth import (
+from cli.databases import open_databases
+from domain.settings import Settings
+from domain.store.db import Databases
+from domain.store.repositories import PersonRepository
+from domain.store.tokens import (
+    ADMIN_EMAIL,
     ENVIRONMENT_TOKEN_NAME,
     issue_token,
     list_tokens,
@@ -14,11 +19,6 @@ from api.auth import (
     revoke_all_tokens,
     revoke_token,
 )
-from api.runtime import ADMIN_EMAIL
-from cli.databases import open_databases
-from domain.settings import Settings
-from domain.store.db import Databases
-from domain.store.repositories import PersonRepository
 
 
 def person_id(databases: Databases, email: str) -> uuid.UUID:

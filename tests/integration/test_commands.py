@@ -14,10 +14,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, insert, select
 
-from api.runtime import ADMIN_EMAIL
 from domain.policy import utc_today
 from domain.store.idempotency import purge_expired
 from domain.store.tables import event_log, idempotency_keys, people
+from domain.store.tokens import ADMIN_EMAIL
 from tests.conftest import make_app
 from tests.support.api import create_person, create_project, post
 from tests.support.stack import Stack

@@ -14,10 +14,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from api.auth import parse_duration, stored_dev_token
+from cli.dev import stored_dev_token
 from domain.settings import Settings
 from domain.store.db import Databases
 from domain.store.tables import api_tokens, idempotency_keys
+from domain.store.tokens import parse_duration
 from tests.conftest import ADMIN_TOKEN, make_app
 from tests.support.api import create_client, create_person, create_project, post
 from tests.support.stack import Stack
