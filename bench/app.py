@@ -117,7 +117,23 @@ def live_time_entries() -> Response:
     )
     with _write_connection() as conn:
         items = [dict(row._mapping) for row in conn.execute(query)]
+        reasons = _rejection_reasons(conn, [i["id"] for i in items if i["status"] == "rejected"])
+    for item in items:
+        item["rejection_reason"] = reasons.get(item["id"])
     return _dump(TimeEntryPageSchema(), {"items": items, "next_cursor": None})
+
+
+def _rejection_reasons(conn: Connection, entry_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The last reason each rejected entry was given (kept only in its events)."""
+    if not entry_ids:
+        return {}
+    log = w.event_log
+    rows = conn.execute(
+        select(log.c.aggregate_id, log.c.data)
+        .where(log.c.event_type == "TimeEntryRejected", log.c.aggregate_id.in_(entry_ids))
+        .order_by(log.c.position)
+    )
+    return {row.aggregate_id: row.data["reason"] for row in rows}
 
 
 @blp.get("/live/reports/utilization")
