@@ -65,8 +65,10 @@ class Stack:
         if self.settings.broker_url.startswith("redis://"):
             redis.Redis.from_url(self.settings.broker_url).flushdb()
         else:
+            # A previous test's app may still be publishing from its waker thread: a message
+            # found under tmp/ may be in a queue by the time it is unlinked.
             for path in self.settings.broker_folder.glob("**/*.msg"):
-                path.unlink()
+                path.unlink(missing_ok=True)
 
 
 def _truncate(engine, metadata: MetaData) -> None:  # type: ignore[no-untyped-def]
