@@ -34,20 +34,8 @@ def client(pg_stack: Stack) -> Iterator[FlaskClient]:
 def test_the_live_joins_answer_what_the_read_models_answer(
     client: FlaskClient, pg_stack: Stack, admin: dict[str, str]
 ) -> None:
-    client_id = create_client(client, admin)
-    manager = create_person(client, admin, "mia@example.com", role="manager")
-    project = create_project(client, admin, client_id, manager["id"])
-    logged = client.post(
-        "/api/v1/time-entries",
-        json={
-            "project_id": project["id"],
-            "person_id": manager["id"],
-            "date": "2026-11-03",
-            "hours": 2,
-            "billable": True,
-        },
-        headers=admin,
-    )
+    project = _project(client, admin)
+    logged = client.post("/api/v1/time-entries", json=_two_hours(project), headers=admin)
     assert logged.status_code == 201, logged.get_json()
     for projection in PROJECTIONS.values():
         catch_up(pg_stack.databases, projection)
@@ -67,26 +55,31 @@ def test_the_live_joins_answer_what_the_read_models_answer(
 def test_the_crud_baseline_logs_time_and_appends_no_event(
     client: FlaskClient, pg_stack: Stack, admin: dict[str, str]
 ) -> None:
-    client_id = create_client(client, admin)
-    manager = create_person(client, admin, "mia@example.com", role="manager")
-    project = create_project(client, admin, client_id, manager["id"])
+    project = _project(client, admin)
     with pg_stack.databases.write.connect() as conn:
         events_before = _count(conn, tables.event_log)
-    logged = client.post(
-        f"{BENCH}/crud/time-entries",
-        json={
-            "project_id": project["id"],
-            "person_id": manager["id"],
-            "date": "2026-11-03",
-            "hours": 2,
-            "billable": True,
-        },
-        headers=admin,
-    )
+    logged = client.post(f"{BENCH}/crud/time-entries", json=_two_hours(project), headers=admin)
     assert logged.status_code == 201, logged.get_json()
     with pg_stack.databases.write.connect() as conn:
         assert _count(conn, tables.event_log) == events_before
         assert _count(conn, tables.time_entries) == 1
+
+
+def _project(client: FlaskClient, admin: dict[str, str]) -> dict[str, Any]:
+    manager = create_person(client, admin, "mia@example.com", role="manager")
+    project = create_project(client, admin, create_client(client, admin), manager["id"])
+    return project | {"manager_id": manager["id"]}
+
+
+def _two_hours(project: dict[str, Any]) -> dict[str, Any]:
+    """Two billable hours logged by the project's manager."""
+    return {
+        "project_id": project["id"],
+        "person_id": project["manager_id"],
+        "date": "2026-11-03",
+        "hours": 2,
+        "billable": True,
+    }
 
 
 def _count(conn: Connection, table: Table) -> int:
