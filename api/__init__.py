@@ -113,7 +113,7 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
         refused = metrics.guard(runtime.settings)
         if refused is not None or not request.path.startswith(API_PREFIX + "/"):
             return refused
-        authenticate(runtime.databases.write_autocommit)
+        authenticate(runtime.databases.write_autocommit, runtime.token_cache)
         refuse_unknown_query_parameters(app.view_functions.get(request.endpoint or ""))
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
         if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:

@@ -588,7 +588,9 @@ def reject_timesheet(body: dict[str, Any], person_id: uuid.UUID, week: str) -> R
 def archive_person(person_id: uuid.UUID) -> Response:
     """Archive a person (admins): they log no time and their tokens stop working; their
     time stays in every report."""
-    return _archive(commands.ArchivePerson(person_id, True, require_role(Role.ADMIN).person_id))
+    archived = _archive(commands.ArchivePerson(person_id, True, require_role(Role.ADMIN).person_id))
+    runtime().token_cache.forget_person(person_id)
+    return archived
 
 
 @blp.route("/people/<uuid:person_id>/restore", methods=["POST"])

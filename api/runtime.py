@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, request
 from sqlalchemy import select
 
+from api.auth import TokenCache
 from api.metrics import measured
 from domain import commands, errors
 from domain.model import Role
@@ -36,12 +37,14 @@ class Runtime:
     delivery: BackgroundWaker
     service: CommandService = field(init=False)
     waiters: WaiterLimit = field(init=False)
+    token_cache: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.service = CommandService(
             self.databases, self.delivery, self.settings.policy, self.settings.sync_timeout
         )
         self.waiters = WaiterLimit(self.settings.min_position_waiters)
+        self.token_cache = TokenCache(self.settings.token_cache_seconds)
 
     def execute(self, cmd: commands.Command) -> Executed:
         """Run a command for this request: its caller and headers go in the metadata."""

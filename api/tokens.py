@@ -24,8 +24,10 @@ blp = Blueprint("tokens", __name__, description="API tokens: list, create (admin
 
 
 def _revoke(token_id: uuid.UUID, person_id: uuid.UUID) -> Response:
-    if not revoke_token(runtime().databases.write, token_id, person_id):
+    rt = runtime()
+    if not revoke_token(rt.databases.write, token_id, person_id):
         raise Problem(404, f"No token {token_id}.")
+    rt.token_cache.forget_token(token_id)
     return Response(status=204)
 
 

@@ -45,6 +45,7 @@ class Settings:
     verify_interval: float = 3600.0
     verify_max_rows: int = 200_000
     min_position_waiters: int = 2
+    token_cache_seconds: float = 5.0
     metrics_token: str | None = None
     metrics_port: int | None = None
     runtime_role: str | None = None
@@ -74,6 +75,7 @@ class Settings:
             ),
             admin_token=secret(env, "TALLY_ADMIN_TOKEN"),
             min_position_waiters=int(env.get("TALLY_MIN_POSITION_WAITERS", "2")),
+            token_cache_seconds=float(env.get("TALLY_TOKEN_CACHE_SECONDS", "5")),
             metrics_token=secret(env, "TALLY_METRICS_TOKEN"),
             metrics_port=int(metrics_port) if metrics_port else None,
             runtime_role=env.get("TALLY_RUNTIME_ROLE") or None,
@@ -92,6 +94,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.max_future_days < 0:
             raise ValueError("TALLY_MAX_FUTURE_DAYS is a number of days, 0 or more")
+        if not self.token_cache_seconds >= 0:
+            raise ValueError("TALLY_TOKEN_CACHE_SECONDS is a number of seconds, 0 or more")
 
     @property
     def policy(self) -> Policy:

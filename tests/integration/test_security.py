@@ -102,7 +102,6 @@ def test_an_expired_token_is_refused(
         json={"name": "short", "expires_in_days": 1},
         headers=admin,
     ).get_json()
-    assert client.get("/api/v1/me/tokens", headers=bearer(made["token"])).status_code == 200
     with stack.databases.write.begin() as conn:
         conn.execute(
             update(api_tokens)
