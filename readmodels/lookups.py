@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal, select, union
 
-from readmodels.catchup.checkpoints import checkpoint_of
-from readmodels.queries import Page, _page
+from readmodels.queries import Page, _page, at_checkpoint
 from readmodels.tables import (
     directory_clients,
     directory_members,
@@ -28,9 +27,8 @@ def _by_name(query: Select[Any], name_key: Any, prefix: str | None) -> Select[An
 
 
 def _one(conn: Connection, query: Select[Any], projection: str) -> Row:
-    position = checkpoint_of(conn, projection)
-    row = conn.execute(query).one_or_none()
-    return (None if row is None else dict(row._mapping)), position
+    rows, position = at_checkpoint(conn, query, projection)
+    return (rows[0] if rows else None), position
 
 
 def clients(conn: Connection, *, name: str | None, limit: int, cursor: str | None) -> Page:

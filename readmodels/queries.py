@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Select, select, tuple_
+from sqlalchemy import Column, Connection, Select, literal, select, true, tuple_
 
 from domain.money import percent
-from readmodels.catchup.checkpoints import checkpoint_of
 from readmodels.tables import (
     budget_burn,
     client_revenue,
     project_dashboards,
     project_dashboards__team,
     project_profitability,
+    projection_checkpoints,
     time_entry_rows,
     timesheet_weeks,
     utilization,
@@ -69,6 +69,41 @@ def _parse(kind: type, value: str) -> Any:
     return parsed
 
 
+# Labels of the two columns `at_checkpoint` adds; no read-model column starts with "_".
+_POSITION = "_checkpoint_position"
+_FOUND = "_found"
+
+
+def at_checkpoint(
+    conn: Connection,
+    query: Select[Any],
+    projection: str,
+    order: Sequence[Column[Any]] = (),
+    descending: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """The query's rows, in `order`, and the projection's checkpoint, read by ONE statement:
+    one snapshot, so the rows reflect exactly that position (a checkpoint advances in the
+    transaction that writes its rows), and one round trip. The checkpoint row is outer-joined
+    to the rows, so that no rows still come with the position."""
+    rows = query.add_columns(literal(True).label(_FOUND)).subquery()
+    checkpoint = projection_checkpoints
+    statement = (
+        select(checkpoint.c.position.label(_POSITION), rows)
+        .select_from(checkpoint.outerjoin(rows, true()))
+        .where(checkpoint.c.name == projection)
+        .order_by(*(rows.c[c.name].desc() if descending else rows.c[c.name] for c in order))
+    )
+    found = conn.execute(statement).all()
+    position: int = found[0]._mapping[_POSITION]
+    items = []
+    for row in found:
+        item = dict(row._mapping)
+        del item[_POSITION]
+        if item.pop(_FOUND) is not None:
+            items.append(item)
+    return items, position
+
+
 def _page(
     conn: Connection,
     query: Select[Any],
@@ -79,13 +114,12 @@ def _page(
     descending: bool,
     projection: str,
 ) -> Page:
-    position = checkpoint_of(conn, projection)
     if cursor:
         after = decode_cursor(cursor, types)
         key = tuple_(*order)
         query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
     query = query.order_by(*(c.desc() if descending else c for c in order)).limit(limit + 1)
-    rows = [dict(row._mapping) for row in conn.execute(query)]
+    rows, position = at_checkpoint(conn, query, projection, order, descending)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -94,12 +128,10 @@ def _page(
 
 
 def dashboard(conn: Connection, project_id: uuid.UUID) -> tuple[dict[str, Any] | None, int]:
-    """The project's dashboard row and the checkpoint it reflects at least."""
-    position = checkpoint_of(conn, "project_dashboards")
-    row = conn.execute(
-        select(project_dashboards).where(project_dashboards.c.project_id == project_id)
-    ).one_or_none()
-    return (None if row is None else dict(row._mapping)), position
+    """The project's dashboard row and the checkpoint it reflects, in one statement."""
+    query = select(project_dashboards).where(project_dashboards.c.project_id == project_id)
+    rows, position = at_checkpoint(conn, query, "project_dashboards")
+    return (rows[0] if rows else None), position
 
 
 def projects(
@@ -286,15 +318,8 @@ def timesheets(
 
 def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
     """Every week of the project with billed and cumulative billed amounts."""
-    position = checkpoint_of(conn, "budget_burn")
-    rows = [
-        dict(row._mapping)
-        for row in conn.execute(
-            select(budget_burn)
-            .where(budget_burn.c.project_id == project_id)
-            .order_by(budget_burn.c.week_start)
-        )
-    ]
+    query = select(budget_burn).where(budget_burn.c.project_id == project_id)
+    rows, position = at_checkpoint(conn, query, "budget_burn", [budget_burn.c.week_start])
     cumulative = 0
     for row in rows:
         cumulative += row["billed_cents"]
@@ -305,7 +330,6 @@ def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
 
 def lock_date(conn: Connection) -> tuple[dict[str, Any], int]:
     """The lock date and who set it (both None before one was set), and the checkpoint."""
-    position = checkpoint_of(conn, "lock_date")
-    row = conn.execute(select(lock_date_table.c.lock_date, lock_date_table.c.set_by)).first()
-    found = {"lock_date": None, "set_by": None} if row is None else dict(row._mapping)
-    return found, position
+    query = select(lock_date_table.c.lock_date, lock_date_table.c.set_by).limit(1)
+    rows, position = at_checkpoint(conn, query, "lock_date")
+    return (rows[0] if rows else {"lock_date": None, "set_by": None}), position
