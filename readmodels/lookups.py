@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal, select, union
 
-from readmodels.queries import Page, _page, at_checkpoint
+from readmodels.queries import Page, _page, at_checkpoint, with_checkpoint
 from readmodels.tables import (
     directory_clients,
     directory_members,
@@ -27,7 +27,7 @@ def _by_name(query: Select[Any], name_key: Any, prefix: str | None) -> Select[An
 
 
 def _one(conn: Connection, query: Select[Any], projection: str) -> Row:
-    rows, position = at_checkpoint(conn, query, projection)
+    rows, position = at_checkpoint(conn, with_checkpoint(query, projection), projection)
     return (rows[0] if rows else None), position
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Select, literal, select, true, tuple_
+from sqlalchemy import Column, Connection, Label, Select, bindparam, select, tuple_
 
 from domain.money import percent
+from readmodels.catchup.checkpoints import checkpoint_of
 from readmodels.tables import (
     budget_burn,
     client_revenue,
@@ -69,38 +71,54 @@ def _parse(kind: type, value: str) -> Any:
     return parsed
 
 
-# Labels of the two columns `at_checkpoint` adds; no read-model column starts with "_".
+# The label of the column `with_checkpoint` adds; no read-model column starts with "_".
 _POSITION = "_checkpoint_position"
-_FOUND = "_found"
+
+
+@functools.cache
+def _checkpoint_column(projection: str) -> Label[int]:
+    """The projection's checkpoint as a scalar subquery, built once per projection."""
+    checkpoint = projection_checkpoints
+    return (
+        select(checkpoint.c.position)
+        .where(checkpoint.c.name == projection)
+        .scalar_subquery()
+        .label(_POSITION)
+    )
+
+
+def with_checkpoint(query: Select[Any], projection: str) -> Select[Any]:
+    """The query with its projection's checkpoint as one more column, for `at_checkpoint`."""
+    return query.add_columns(_checkpoint_column(projection))
 
 
 def at_checkpoint(
     conn: Connection,
     query: Select[Any],
     projection: str,
-    order: Sequence[Column[Any]] = (),
-    descending: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The query's rows, in `order`, and the projection's checkpoint, read by ONE statement:
-    one snapshot, so the rows reflect exactly that position (a checkpoint advances in the
-    transaction that writes its rows), and one round trip. The checkpoint row is outer-joined
-    to the rows, so that no rows still come with the position."""
-    rows = query.add_columns(literal(True).label(_FOUND)).subquery()
-    checkpoint = projection_checkpoints
-    statement = (
-        select(checkpoint.c.position.label(_POSITION), rows)
-        .select_from(checkpoint.outerjoin(rows, true()))
-        .where(checkpoint.c.name == projection)
-        .order_by(*(rows.c[c.name].desc() if descending else rows.c[c.name] for c in order))
-    )
-    found = conn.execute(statement).all()
-    position: int = found[0]._mapping[_POSITION]
-    items = []
-    for row in found:
-        item = dict(row._mapping)
+    """The rows of `query`, made by `with_checkpoint(..., projection)`, and the checkpoint
+    they reflect. Rows come with the checkpoint their own statement read: one snapshot, so
+    they reflect exactly that position (a checkpoint advances in the transaction that writes
+    its rows), in one round trip. No rows come with none: then the checkpoint is read first
+    and the query run again, so that the position is one the answer reflects at least."""
+    found = _rows_at_checkpoint(conn, query, params)
+    if found is None:
+        position = checkpoint_of(conn, projection)
+        found = _rows_at_checkpoint(conn, query, params) or ([], position)
+    return found
+
+
+def _rows_at_checkpoint(
+    conn: Connection, query: Select[Any], params: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], int] | None:
+    items = [dict(row._mapping) for row in conn.execute(query, params)]
+    if not items:
+        return None
+    position: int = items[0][_POSITION]
+    for item in items:
         del item[_POSITION]
-        if item.pop(_FOUND) is not None:
-            items.append(item)
     return items, position
 
 
@@ -119,7 +137,7 @@ def _page(
         key = tuple_(*order)
         query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
     query = query.order_by(*(c.desc() if descending else c for c in order)).limit(limit + 1)
-    rows, position = at_checkpoint(conn, query, projection, order, descending)
+    rows, position = at_checkpoint(conn, with_checkpoint(query, projection), projection)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -127,10 +145,19 @@ def _page(
     return Page(rows, next_cursor, position)
 
 
+# Built once: every dashboard GET runs it (and a statement object SQLAlchemy has seen before
+# costs no construction and no adaptation of its cached compilation's result columns).
+DASHBOARD = with_checkpoint(
+    select(project_dashboards).where(project_dashboards.c.project_id == bindparam("project_id")),
+    "project_dashboards",
+)
+
+
 def dashboard(conn: Connection, project_id: uuid.UUID) -> tuple[dict[str, Any] | None, int]:
-    """The project's dashboard row and the checkpoint it reflects, in one statement."""
-    query = select(project_dashboards).where(project_dashboards.c.project_id == project_id)
-    rows, position = at_checkpoint(conn, query, "project_dashboards")
+    """The project's dashboard row and the checkpoint it reflects."""
+    rows, position = at_checkpoint(
+        conn, DASHBOARD, "project_dashboards", {"project_id": project_id}
+    )
     return (rows[0] if rows else None), position
 
 
@@ -318,8 +345,12 @@ def timesheets(
 
 def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
     """Every week of the project with billed and cumulative billed amounts."""
-    query = select(budget_burn).where(budget_burn.c.project_id == project_id)
-    rows, position = at_checkpoint(conn, query, "budget_burn", [budget_burn.c.week_start])
+    query = (
+        select(budget_burn)
+        .where(budget_burn.c.project_id == project_id)
+        .order_by(budget_burn.c.week_start)
+    )
+    rows, position = at_checkpoint(conn, with_checkpoint(query, "budget_burn"), "budget_burn")
     cumulative = 0
     for row in rows:
         cumulative += row["billed_cents"]
@@ -331,5 +362,5 @@ def budget_burn_report(conn: Connection, project_id: uuid.UUID) -> Page:
 def lock_date(conn: Connection) -> tuple[dict[str, Any], int]:
     """The lock date and who set it (both None before one was set), and the checkpoint."""
     query = select(lock_date_table.c.lock_date, lock_date_table.c.set_by).limit(1)
-    rows, position = at_checkpoint(conn, query, "lock_date")
+    rows, position = at_checkpoint(conn, with_checkpoint(query, "lock_date"), "lock_date")
     return (rows[0] if rows else {"lock_date": None, "set_by": None}), position
