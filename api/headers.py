@@ -22,11 +22,18 @@ DOCS_POLICY = (
 CACHEABLE_PATHS = ("/docs", "/openapi.json")
 
 
+# What every response gets unless its view set it: a data response's, a /docs one's.
+DATA_HEADERS = EVERYWHERE | {"Content-Security-Policy": DATA_POLICY}
+DOCS_HEADERS = EVERYWHERE | {"Content-Security-Policy": DOCS_POLICY}
+
+
 def secure(response: Response) -> Response:
-    for name, value in EVERYWHERE.items():
-        response.headers.setdefault(name, value)
+    # The names present are read once: each `Headers.setdefault` scans the list twice.
+    present = {name.lower() for name, _ in response.headers}
     docs = request.path in CACHEABLE_PATHS
-    response.headers.setdefault("Content-Security-Policy", DOCS_POLICY if docs else DATA_POLICY)
+    for name, value in (DOCS_HEADERS if docs else DATA_HEADERS).items():
+        if name.lower() not in present:
+            response.headers.add(name, value)
     if not docs:
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -5,12 +5,14 @@ large for a double, and nesting deeper than 1,024 levels. Each is a 400 "Invalid
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import flask
 import flask_smorest
+import marshmallow
 import orjson
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -31,6 +33,19 @@ class JsonParser(FlaskParser):
             # empty, which it takes for "no body"; orjson reports invalid UTF-8 that way.
             text = data.decode("utf-8", "replace")
             raise json.JSONDecodeError(error.msg, text, min(error.pos, len(text))) from error
+
+    def _get_schema(self, argmap: Any, req: flask.Request) -> marshmallow.Schema:
+        """One instance per schema class: webargs would make one per request, which costs
+        more than the parse (a schema keeps no state from one load to the next)."""
+        if isinstance(argmap, type) and issubclass(argmap, marshmallow.Schema):
+            return _schema_instance(argmap)
+        schema: marshmallow.Schema = super()._get_schema(argmap, req)
+        return schema
+
+
+@functools.cache
+def _schema_instance(schema: type[marshmallow.Schema]) -> marshmallow.Schema:
+    return schema()
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest is untyped
