@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url
 
 from cli.main import build_parser
@@ -50,3 +51,12 @@ def test_without_secrets_nothing_changes(tmp_path: Path) -> None:
 def test_serve_binds_loopback_unless_told_otherwise() -> None:
     assert build_parser().parse_args(["serve"]).bind == "127.0.0.1"
     assert build_parser().parse_args(["serve", "--bind", "0.0.0.0"]).bind == "0.0.0.0"
+
+
+def test_the_token_cache_lasts_five_seconds_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).token_cache_seconds == 5
+    assert Settings.from_env({"TALLY_TOKEN_CACHE_SECONDS": "0"}).token_cache_seconds == 0
+    assert Settings.from_env({"TALLY_TOKEN_CACHE_SECONDS": "0.5"}).token_cache_seconds == 0.5
+    for refused in ("-1", "nan"):
+        with pytest.raises(ValueError, match="TALLY_TOKEN_CACHE_SECONDS"):
+            Settings.from_env({"TALLY_TOKEN_CACHE_SECONDS": refused})
