@@ -232,18 +232,21 @@ def catch_up_group_turn(
     schedule the retries its fallbacks recorded and wake alone the projections left out of
     its batches (parked, or a retry due)."""
     projections = tuple(PROJECTIONS.values())
+    results: list[group.GroupResult] = []
 
     def turn(time_slice: float) -> group.GroupResult:
-        return group.catch_up_group(
+        result = group.catch_up_group(
             databases, projections, policy=policy, time_slice=time_slice, linger=linger
         )
+        results.append(result)
+        return result
 
     result, finished = _holding_the_flag(delivery.gate, GROUP, databases, turn)
-    for retry in result.retries:
+    for retry in (retry for each in results for retry in each.retries):
         # Lost (broker down, worker killed), the retry is still made by beat's sweep.
         with contextlib.suppress(Exception):
             delivery.enqueue(retry.projection, retry.position, eta=retry.at)
-    if result.apart:
+    if any(each.apart for each in results):
         names = frozenset(p.name for p in projections)
         delivery.wake_each(checkpoints.apart_from_group(databases, names), position)
     if result.busy:

@@ -137,6 +137,8 @@ def run_group_batch(dbs: Databases, run: GroupRun) -> GroupBatch:
             apart = any(row.apart for row in held)
             window = _window(run, held)
             if window.upto <= min((row.checkpoint.position for row in held), default=window.head):
+                # Every checkpoint held is at the head. With none held, whether some
+                # projection is apart is unknown: say so, the caller looks.
                 return GroupBatch(window.head, 0, idle=True, apart=apart or not held)
             advanced = _apply(conn, run, held, window)
             advance_group(conn, advanced)

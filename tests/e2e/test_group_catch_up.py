@@ -94,6 +94,19 @@ def test_projections_at_different_checkpoints_get_each_event_once(
     assert_read_models_clean(stack)
 
 
+def test_a_group_reads_the_events_from_a_separate_write_database(split_stack: Stack) -> None:
+    split_stack.reset()
+    s, project, members = firm(split_stack, 4)
+    catch_up(split_stack.databases, PROJECTIONS["time_entry_rows"])
+    log_entries(s, project, members, 5)
+
+    result = catch_up_group(split_stack.databases, PROJECTIONS.values(), batch_size=4)
+
+    assert result.caught_up
+    assert all_at_head(split_stack, list(PROJECTIONS))
+    assert_read_models_clean(split_stack)
+
+
 @contextmanager
 def counted_statements(stack: Stack) -> Iterator[list[str]]:
     statements: list[str] = []
