@@ -16,7 +16,16 @@ flag's expiry) costs extra tasks, never a lost event. The flag expires after FLA
 so that a task lost with a dead worker cannot hold it forever; beat's sweep covers that gap,
 and a broker outage too. Enqueueing never fails a command.
 
-`Delivery.wake` is the command's side of the protocol, `catch_up_turn` the task's.
+When a command concerns several projections, one flag and one task serve them all: the
+group's (`GROUP`), whose task, `tally.catch_up_group`, catches every registered projection up
+together (readmodels/catchup/group.py), reading the log once per batch. The same protocol
+holds for it, the group's head compared with the checkpoints its batches held. A projection
+with an event parked or a failure being retried stays out of the group's batches: at the end
+of its turn the group task wakes it alone (its own flag and `tally.catch_up` task), as are a
+single projection's wakeups, `min_position`'s and failure retries.
+
+`Delivery.wake` is the command's side of the protocol, `catch_up_turn` and
+`catch_up_group_turn` the tasks'.
 """
 
 from __future__ import annotations
@@ -30,19 +39,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis
 from sqlalchemy.exc import OperationalError
 
 from domain.settings import Settings
 from domain.store.db import Databases
-from readmodels.catchup import checkpoints, failures, loop
+from readmodels.catchup import checkpoints, failures, group, loop
 from readmodels.projection import Projection
+from readmodels.registry import PROJECTIONS
 
 log = logging.getLogger(__name__)
 
 FLAG_TTL_SECONDS = 3.0
+GROUP = "group"  # the group's flag, beside the projections' own
+GROUP_TASK = "tally.catch_up_group"
 
 
 class WakeupGate(Protocol):
@@ -132,6 +144,19 @@ class Delivery:
         self.gate = gate
 
     def wake(self, projections: Iterable[str], position: int) -> None:
+        """Enqueue the group's catch-up when several projections are named, else the one
+        projection's, unless one is waiting already; never raises."""
+        names = list(projections)
+        if len(names) < 2:
+            self.wake_each(names, position)
+            return
+        try:
+            if self.gate.claim([GROUP]):
+                self.enqueue_group(position)
+        except Exception as error:
+            log.warning("could not wake projections %s: %s", names, error)
+
+    def wake_each(self, projections: Iterable[str], position: int) -> None:
         """Enqueue a catch-up for each projection that has none waiting; never raises."""
         names = list(projections)
         if not names:
@@ -141,6 +166,11 @@ class Delivery:
                 self.enqueue(name, position)
         except Exception as error:
             log.warning("could not wake projections %s: %s", names, error)
+
+    def enqueue_group(self, position: int) -> None:
+        self.celery.send_task(
+            GROUP_TASK, args=(position,), retry=False, shadow=f"catch_up group to {position}"
+        )
 
     def enqueue(self, name: str, position: int, eta: dt.datetime | None = None) -> None:
         """The one place a catch-up message is built (Flower shows it by its shadow name)."""
@@ -154,10 +184,13 @@ class Delivery:
 
     def hand_over(self, name: str, position: int) -> None:
         """A task's time slice is over with work left: queue the next task, which keeps the
-        flag."""
+        flag (`name` is GROUP for the group's task)."""
         try:
             self.gate.hold(name)
-            self.enqueue(name, position)
+            if name == GROUP:
+                self.enqueue_group(position)
+            else:
+                self.enqueue(name, position)
         except Exception as error:
             log.warning("could not queue the next catch-up of %s: %s", name, error)
             _quietly(self.gate.release, name)
@@ -176,14 +209,52 @@ def catch_up_turn(
     OperationalError (the database unreachable) propagates, the flag released, for the task
     to retry."""
     name = projection.name
-    _quietly(delivery.gate.hold, name)
-    try:
-        result, finished = _until_idle(delivery.gate, databases, projection, policy, linger)
-    except OperationalError:
-        _quietly(delivery.gate.release, name)
-        raise
+
+    def turn(time_slice: float) -> loop.CatchUpResult:
+        return loop.catch_up(
+            databases, projection, policy=policy, time_slice=time_slice, linger=linger
+        )
+
+    result, finished = _holding_the_flag(delivery.gate, name, databases, turn)
     if not finished:
         _after_the_slice(delivery, result, position)
+    return result.position
+
+
+def catch_up_group_turn(
+    delivery: Delivery,
+    databases: Databases,
+    position: int,
+    policy: failures.RetryPolicy,
+    linger: float,
+) -> int:
+    """The group task's turn: catch_up_turn for every registered projection together, then
+    schedule the retries its fallbacks recorded and wake alone the projections left out of
+    its batches (parked, or a retry due)."""
+    projections = tuple(PROJECTIONS.values())
+    results: list[group.GroupResult] = []
+
+    def turn(time_slice: float) -> group.GroupResult:
+        result = group.catch_up_group(
+            databases, projections, policy=policy, time_slice=time_slice, linger=linger
+        )
+        results.append(result)
+        return result
+
+    result, finished = _holding_the_flag(delivery.gate, GROUP, databases, turn)
+    for retry in (retry for each in results for retry in each.retries):
+        # Lost (broker down, worker killed), the retry is still made by beat's sweep.
+        with contextlib.suppress(Exception):
+            delivery.enqueue(retry.projection, retry.position, eta=retry.at)
+    if any(each.apart for each in results):
+        names = frozenset(p.name for p in projections)
+        delivery.wake_each(checkpoints.apart_from_group(databases, names), position)
+    if result.busy:
+        # SQLite's write lock is held: by a command, which wakes us after, or a catch-up,
+        # which reads the head again before it stops.
+        _quietly(delivery.gate.release, GROUP)
+    elif not finished:
+        delivery.hand_over(GROUP, result.position)
     return result.position
 
 
@@ -204,33 +275,47 @@ def _after_the_slice(delivery: Delivery, result: loop.CatchUpResult, position: i
         delivery.hand_over(name, result.position)
 
 
+class Caught(Protocol):
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def caught_up(self) -> bool: ...
+
+
+Result = TypeVar("Result", bound=Caught)
+
+
+def _holding_the_flag(
+    gate: WakeupGate, flag: str, databases: Databases, turn: Callable[[float], Result]
+) -> tuple[Result, bool]:
+    """_until_idle with the flag held; an OperationalError (the database unreachable)
+    propagates, the flag released, for the task to retry."""
+    _quietly(gate.hold, flag)
+    try:
+        return _until_idle(gate, flag, databases, turn)
+    except OperationalError:
+        _quietly(gate.release, flag)
+        raise
+
+
 def _until_idle(
-    gate: WakeupGate,
-    databases: Databases,
-    projection: Projection,
-    policy: failures.RetryPolicy,
-    linger: float,
-) -> tuple[loop.CatchUpResult, bool]:
-    """Batches until the head, for one time slice; True when the flag is released with
-    nothing left to do, False when the slice ended first (or the checkpoint was busy, or a
-    failure waits for its retry)."""
+    gate: WakeupGate, flag: str, databases: Databases, turn: Callable[[float], Result]
+) -> tuple[Result, bool]:
+    """Catch-ups (`turn`, given the time left) until the head, for one time slice; True when
+    the flag is released with nothing left to do, False when the slice ended first (or the
+    checkpoint was busy, or a failure waits for its retry)."""
     deadline = time.monotonic() + loop.TIME_SLICE_SECONDS
     while True:
-        result = loop.catch_up(
-            databases,
-            projection,
-            policy=policy,
-            time_slice=max(0.0, deadline - time.monotonic()),
-            linger=linger,
-        )
+        result = turn(max(0.0, deadline - time.monotonic()))
         if not result.caught_up:
             return result, False
-        _quietly(gate.release, projection.name)
+        _quietly(gate.release, flag)
         # Commands committed after the last batch, finding the flag still set: take the flag
         # back and go on, unless one of them set it first (and enqueued a task).
         if checkpoints.head_position(databases) <= result.position:
             return result, True
-        if not _take_flag(gate, projection.name):
+        if not _take_flag(gate, flag):
             return result, True
         if time.monotonic() >= deadline:
             return result, False

@@ -20,7 +20,7 @@ from readmodels.catchup import failures
 from readmodels.drift import periodic_verify
 from readmodels.rebuild import RebuildInProgress, rebuild
 from readmodels.registry import PROJECTIONS
-from workers.delivery import catch_up_turn
+from workers.delivery import GROUP_TASK, catch_up_group_turn, catch_up_turn
 from workers.metrics_server import serve_metrics
 from workers.sweep import needs_rebuild, survey
 
@@ -34,15 +34,18 @@ def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_SECONDS) -
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
+def retry_policy(settings: Settings) -> failures.RetryPolicy:
+    return failures.RetryPolicy(
+        max_attempts=settings.projection_max_attempts, base_delay=settings.projection_retry_base
+    )
+
+
 @shared_task(bind=True, name="tally.catch_up", max_retries=None, acks_late=True)
 def catch_up(self: Task, projection: str, position: int) -> int:
     """Bring one projection to the head of the log (the wakeup-flag protocol is in
     workers.delivery)."""
     app = self.app
-    policy = failures.RetryPolicy(
-        max_attempts=app.settings.projection_max_attempts,
-        base_delay=app.settings.projection_retry_base,
-    )
+    policy = retry_policy(app.settings)
     try:
         return catch_up_turn(
             app.delivery,
@@ -55,6 +58,24 @@ def catch_up(self: Task, projection: str, position: int) -> int:
     except OperationalError as error:
         # The database is unreachable (or locked): retry forever, backing off.
         log.warning("database unavailable for %s, retrying: %s", projection, error)
+        raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
+
+
+@shared_task(bind=True, name=GROUP_TASK, max_retries=None, acks_late=True)
+def catch_up_group(self: Task, position: int) -> int:
+    """Bring every projection to the head of the log together, reading each batch's events
+    once (workers.delivery: the group's flag; readmodels.catchup.group: its batches)."""
+    app = self.app
+    try:
+        return catch_up_group_turn(
+            app.delivery,
+            app.databases,
+            position,
+            retry_policy(app.settings),
+            app.settings.projection_linger,
+        )
+    except OperationalError as error:
+        log.warning("database unavailable for the group catch-up, retrying: %s", error)
         raise self.retry(countdown=backoff(self.request.retries), exc=error) from error
 
 

@@ -16,13 +16,19 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
     Select,
+    String,
     Update,
+    and_,
     bindparam,
+    false,
     func,
     insert,
+    literal,
+    or_,
     select,
     text,
     true,
@@ -297,6 +303,106 @@ def _checkpoint_query(with_head: bool, lock: LockMode, asynchronous_commit: bool
     return query.with_for_update(skip_locked=lock is LockMode.SKIP, of=projection_checkpoints)
 
 
+@dataclass(frozen=True)
+class GroupRow:
+    """A checkpoint a group batch holds (one that may run in a group: see runs_in_group)."""
+
+    name: str
+    checkpoint: CheckpointRow
+    # Some projection of the group cannot run in it (parked, failing or in retry).
+    apart: bool
+
+
+@contextmanager
+def locked_group(
+    dbs: Databases, names: frozenset[str], connection: Connection
+) -> Iterator[tuple[Connection, list[GroupRow]]]:
+    """locked_batch's transaction for several projections: the checkpoints of those named
+    that may run in a group, locked in one statement, those locked elsewhere skipped (left to
+    their holder). On SQLite, BEGIN IMMEDIATE takes the database's write lock, as for one
+    projection; when another connection holds it, CheckpointBusy is raised at once."""
+
+    def read(conn: Connection, lock: LockMode, asynchronous_commit: bool) -> list[GroupRow]:
+        query = _group_query(names, dbs.same, lock, asynchronous_commit)
+        return [
+            GroupRow(row.name, CheckpointRow.from_row(row), bool(row.apart))
+            for row in conn.execute(query)
+        ]
+
+    with _locked(dbs, "group", None, True, connection, read) as (conn, rows):
+        yield conn, rows
+
+
+def runs_in_group(checkpoint: Any) -> ColumnElement[bool]:
+    """A checkpoint a group batch may take: nothing parked, no failure being retried. The
+    others are left to the per-projection path, which isolates, retries and parks."""
+    parked = (
+        select(parked_events.c.position)
+        .where(parked_events.c.projection == checkpoint.c.name)
+        .exists()
+    )
+    return and_(checkpoint.c.failing_position.is_(None), checkpoint.c.retry_at.is_(None), ~parked)
+
+
+@functools.lru_cache(maxsize=16)
+def _group_query(
+    names: frozenset[str], with_head: bool, lock: LockMode, asynchronous_commit: bool
+) -> Select[Any]:
+    """The checkpoints of a group that may run in it, locked as asked (rows locked elsewhere
+    skipped); with the head (one database) and whether any projection of the group is apart,
+    both evaluated once for the statement. Built once per group: it runs per batch."""
+    checkpoint = projection_checkpoints
+    others = checkpoint.alias("other")
+    named = [literal(name, String) for name in sorted(names)]
+    apart = (
+        select(others.c.name)
+        .where(others.c.name.in_(named), ~runs_in_group(others))
+        .exists()
+        .label("apart")
+    )
+    columns: list[Any] = [
+        checkpoint.c.name,
+        checkpoint.c.position,
+        checkpoint.c.retry_at,
+        checkpoint.c.failing_position,
+        checkpoint.c.failing_attempts,
+        false().label("has_parked"),
+        apart,
+    ]
+    if with_head:
+        columns.append(event_log.HEAD_QUERY.scalar_subquery().label("head"))
+    if asynchronous_commit:
+        columns.append(func.set_config("synchronous_commit", "off", True).label("commit_mode"))
+    query = select(*columns).where(checkpoint.c.name.in_(named), runs_in_group(checkpoint))
+    if lock is LockMode.NONE:
+        return query
+    return query.with_for_update(skip_locked=lock is LockMode.SKIP, of=checkpoint)
+
+
+def apart_from_group(dbs: Databases, names: frozenset[str]) -> list[str]:
+    """The projections of a group that the per-projection path must bring on now: behind the
+    head, with an event parked or a failure whose retry is due (one whose retry is not due
+    yet waits for its scheduled retry, or the sweep)."""
+    head = head_position(dbs)
+    checkpoint = projection_checkpoints
+    parked = (
+        select(parked_events.c.position)
+        .where(parked_events.c.projection == checkpoint.c.name)
+        .exists()
+        .label("has_parked")
+    )
+    query = select(checkpoint.c.name, checkpoint.c.retry_at, parked).where(
+        checkpoint.c.name.in_(sorted(names)),
+        checkpoint.c.position < head,
+        or_(checkpoint.c.failing_position.is_not(None), checkpoint.c.retry_at.is_not(None), parked),
+    )
+    with dbs.read_autocommit.connect() as conn:
+        rows = conn.execute(query).all()
+    now = utc_now()
+    due = [row.name for row in rows if row.has_parked or (as_utc(row.retry_at) or now) <= now]
+    return due
+
+
 @functools.lru_cache(maxsize=64)
 def _batch_query(
     event_types: frozenset[str], lock: LockMode, asynchronous_commit: bool
@@ -387,6 +493,30 @@ def advance(
         values
         | {f"add_{column}": amount for column, amount in added.items()}
         | {"checkpoint_name": name},
+    )
+
+
+def advance_group(conn: Connection, advanced: list[tuple[str, int, int]]) -> None:
+    """Move the checkpoints a group batch held, as (name, position, events applied), in one
+    statement (an executemany). They had no failure to clear: see runs_in_group."""
+    if not advanced:
+        return
+    now = utc_now()
+    statement = _advance_statement(
+        ("last_progress_at", "position", "updated_at"), ("events_applied",)
+    )
+    conn.execute(
+        statement,
+        [
+            {
+                "checkpoint_name": name,
+                "position": position,
+                "updated_at": now,
+                "last_progress_at": now,
+                "add_events_applied": applied,
+            }
+            for name, position, applied in advanced
+        ],
     )
 
 
