@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 
 from domain.events import Event
@@ -65,12 +67,9 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
     """Append events as the last step of a transaction; returns their positions."""
     if not pending:
         return []
-    if connection.dialect.name == "postgresql":
-        connection.execute(APPEND_LOCK)
     recorded_at = dt.datetime.now(dt.UTC)
-    positions = []
-    for item in pending:
-        row = {
+    rows = [
+        {
             "event_id": uuid.uuid4(),
             "event_type": item.event.event_type,
             "schema_version": item.event.schema_version,
@@ -81,13 +80,54 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
             "metadata": item.metadata,
             "recorded_at": recorded_at,
         }
-        positions.append(connection.execute(APPEND, row).scalar_one())
-    return positions
+        for item in pending
+    ]
+    if connection.dialect.name == "postgresql":
+        return _append_locked(connection, rows)
+    return [connection.execute(APPEND, row).scalar_one() for row in rows]
+
+
+def _append_locked(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: take the append lock and insert every event in one statement (one round
+    trip, whatever the number of events)."""
+    arrays = {
+        name: [row[name] for row in rows]
+        for name in APPEND_ARRAYS
+        if name not in ("data", "metadata")
+    }
+    arrays["data"] = [json.dumps(row["data"]) for row in rows]
+    arrays["metadata"] = [json.dumps(row["metadata"]) for row in rows]
+    values = arrays | {"lock_key": EVENT_LOG_LOCK_KEY, "recorded_at": rows[0]["recorded_at"]}
+    return list(connection.execute(APPEND_LOCKED, values).scalars())
 
 
 # Built once: every command appends (see repositories._STATEMENTS for why that matters).
-APPEND_LOCK = select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY))
 APPEND = insert(event_log).returning(event_log.c.position)
+
+# The columns APPEND_LOCKED takes as arrays, one element per event, with their types.
+APPEND_ARRAYS = {
+    "event_id": "uuid",
+    "event_type": "varchar",
+    "schema_version": "integer",
+    "aggregate_type": "varchar",
+    "aggregate_id": "uuid",
+    "aggregate_version": "integer",
+    "data": "jsonb",
+    "metadata": "jsonb",
+}
+# The lock (a MATERIALIZED CTE, so that it is neither inlined nor dropped) is joined to every
+# event row, so it is taken before the first row reaches the INSERT, whose default draws the
+# position: no position is drawn before the lock is held. The rows keep the arrays' order
+# (WITH ORDINALITY), and so do the positions drawn and returned.
+APPEND_LOCKED = text(
+    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock_key)) "
+    f"INSERT INTO event_log ({', '.join(APPEND_ARRAYS)}, recorded_at) "
+    f"SELECT {', '.join(f'e.{name}' for name in APPEND_ARRAYS)}, :recorded_at "
+    "FROM held, unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in APPEND_ARRAYS.items())
+    + f") WITH ORDINALITY AS e({', '.join(APPEND_ARRAYS)}, ordinal) "
+    "ORDER BY e.ordinal RETURNING position"
+)
 
 
 # Projectors never read an event's metadata: leave it out of their reads (a JSON decode less).
