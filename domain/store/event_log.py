@@ -89,46 +89,48 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
 
 def _append_locked(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """PostgreSQL: take the append lock and insert every event in one statement (one round
-    trip, whatever the number of events)."""
-    arrays = {
-        name: [row[name] for row in rows]
-        for name in APPEND_ARRAYS
-        if name not in ("data", "metadata")
-    }
-    arrays["data"] = [json.dumps(row["data"]) for row in rows]
-    arrays["metadata"] = [json.dumps(row["metadata"]) for row in rows]
-    values = arrays | {"lock_key": EVENT_LOG_LOCK_KEY, "recorded_at": rows[0]["recorded_at"]}
+    trip, whatever the number of events); the events go as one JSON array."""
+    events = json.dumps(
+        [
+            row
+            | {
+                "event_id": str(row["event_id"]),
+                "aggregate_id": str(row["aggregate_id"]),
+                "recorded_at": row["recorded_at"].isoformat(),
+            }
+            for row in rows
+        ]
+    )
+    values = {"lock_key": EVENT_LOG_LOCK_KEY, "events": events}
     return list(connection.execute(APPEND_LOCKED, values).scalars())
 
 
 # Built once: every command appends (see repositories._STATEMENTS for why that matters).
 APPEND = insert(event_log).returning(event_log.c.position)
 
-# The columns APPEND_LOCKED takes as arrays, one element per event, with their types.
-APPEND_ARRAYS = {
-    "event_id": "uuid",
-    "event_type": "varchar",
-    "schema_version": "integer",
-    "aggregate_type": "varchar",
-    "aggregate_id": "uuid",
-    "aggregate_version": "integer",
-    "data": "jsonb",
-    "metadata": "jsonb",
+# Each event's column and how it is read from the event's JSON object (`e.value`).
+APPENDED_COLUMNS = {
+    "event_id": "CAST(e.value->>'event_id' AS uuid)",
+    "event_type": "e.value->>'event_type'",
+    "schema_version": "CAST(e.value->>'schema_version' AS integer)",
+    "aggregate_type": "e.value->>'aggregate_type'",
+    "aggregate_id": "CAST(e.value->>'aggregate_id' AS uuid)",
+    "aggregate_version": "CAST(e.value->>'aggregate_version' AS integer)",
+    "data": "e.value->'data'",
+    "metadata": "e.value->'metadata'",
+    "recorded_at": "CAST(e.value->>'recorded_at' AS timestamptz)",
 }
 # The lock (a MATERIALIZED CTE, so that it is neither inlined nor dropped) is joined to every
 # event row, so it is taken before the first row reaches the INSERT, whose default draws the
-# position: no position is drawn before the lock is held. The rows keep the arrays' order
+# position: no position is drawn before the lock is held. The rows keep the array's order
 # (WITH ORDINALITY), and so do the positions drawn and returned.
 APPEND_LOCKED = text(
     "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock_key)) "
-    f"INSERT INTO event_log ({', '.join(APPEND_ARRAYS)}, recorded_at) "
-    f"SELECT {', '.join(f'e.{name}' for name in APPEND_ARRAYS)}, :recorded_at "
-    "FROM held, unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in APPEND_ARRAYS.items())
-    + f") WITH ORDINALITY AS e({', '.join(APPEND_ARRAYS)}, ordinal) "
+    f"INSERT INTO event_log ({', '.join(APPENDED_COLUMNS)}) "
+    f"SELECT {', '.join(APPENDED_COLUMNS.values())} "
+    "FROM held, jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(value, ordinal) "
     "ORDER BY e.ordinal RETURNING position"
 )
-
 
 # Projectors never read an event's metadata: leave it out of their reads (a JSON decode less).
 # The columns are RecordedEvent's fields in order, metadata left out.
