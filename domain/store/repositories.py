@@ -356,7 +356,8 @@ class ProjectRepository(TableRepository[model.Project]):
             return
         super().save(aggregate)
         members = tables.project_members
-        self.connection.execute(delete(members).where(members.c.project_id == aggregate.id))
+        if aggregate.loaded_version:  # a new project has no members to replace
+            self.connection.execute(delete(members).where(members.c.project_id == aggregate.id))
         if aggregate.members:
             self.connection.execute(
                 insert(members),
