@@ -130,9 +130,13 @@ def _check_daily_limit(
     uow: UnitOfWork, person_id: uuid.UUID, entry: model.TimeEntry, excluding: uuid.UUID | None
 ) -> None:
     total = uow.time_entries.hours_on(person_id, entry.date, excluding) + entry.hours_hundredths
+    _check_day_total(total, entry.date)
+
+
+def _check_day_total(total: int, date: dt.date) -> None:
     if total > model.DAY_LIMIT_HUNDREDTHS:
         raise errors.DailyLimitExceeded(
-            f"{total / 100:g} hours on {entry.date.isoformat()} would exceed "
+            f"{total / 100:g} hours on {date.isoformat()} would exceed "
             f"{model.DAY_LIMIT_HUNDREDTHS / 100:g}"
         )
 
@@ -253,7 +257,17 @@ def _past_lock(
 ) -> tuple[str, ...]:
     """No rule overridden when every date is after the firm's lock date; ("lock_date",) when
     one is not and an admin acts (`known` spares loading the actor again); else refused."""
-    lock_date = uow.firm.lock_date()
+    return _overrides(uow, uow.firm.lock_date(), dates, actor_id, known)
+
+
+def _overrides(
+    uow: UnitOfWork,
+    lock_date: dt.date | None,
+    dates: list[dt.date],
+    actor_id: uuid.UUID | None,
+    known: model.Person | None = None,
+) -> tuple[str, ...]:
+    """_past_lock, given the lock date."""
     if lock_date is None or min(dates) > lock_date:
         return ()
     actor = known if known is not None and known.id == actor_id else None
@@ -272,13 +286,13 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
         person = uow.people.lock(cmd.person_id)
         if person is None:
             raise errors.InvalidReference("person_id", f"no person {cmd.person_id}")
-        project = uow.projects.get(cmd.project_id)
-        access.check_may_log_on(cmd.caller, cmd.project_id, project)
-        if project is None:
+        day = uow.projects.get_with_day(cmd.project_id, person.id, cmd.date)
+        access.check_may_log_on(cmd.caller, cmd.project_id, None if day is None else day.project)
+        if day is None:
             raise errors.InvalidReference("project_id", f"no project {cmd.project_id}")
-        overrides = _past_lock(uow, [cmd.date], cmd.actor_id, person)
+        overrides = _overrides(uow, day.lock_date, [cmd.date], cmd.actor_id, person)
         entry = model.TimeEntry.log(
-            project=project,
+            project=day.project,
             person=person,
             date=cmd.date,
             hours_hundredths=cmd.hours_hundredths,
@@ -288,7 +302,7 @@ def log_time(cmd: commands.LogTime, uow: UnitOfWork) -> Outcome:
             latest_date=uow.policy.latest_entry_date(),
             act=model.Act(cmd.actor_id, overrides),
         )
-        _check_daily_limit(uow, person.id, entry, excluding=None)
+        _check_day_total(day.hours_logged + entry.hours_hundredths, entry.date)
         uow.time_entries.add(entry)
         uow.commit()
         return _outcome(uow, entry, created=True)

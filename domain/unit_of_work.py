@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Protocol, Self, TypeVar
 
 from domain import model
@@ -26,10 +27,27 @@ class PersonRepository(Repository[model.Person], Protocol):
     def lock(self, person_id: uuid.UUID) -> model.Person | None: ...
 
 
+@dataclass(frozen=True)
+class ProjectDay:
+    """A project with what logging a person's time on it on a day checks: the firm's lock
+    date and the hours the person has logged that day."""
+
+    project: model.Project
+    lock_date: dt.date | None
+    hours_logged: int
+
+
 class ProjectRepository(Repository[model.Project], Protocol):
     def get_by_task(
         self, task_id: uuid.UUID, *, for_update: bool = False
     ) -> model.Project | None: ...
+
+    def get_with_day(
+        self, project_id: uuid.UUID, person_id: uuid.UUID, date: dt.date
+    ) -> ProjectDay | None:
+        """The project (None if there is none) with the firm's lock date, read as
+        FirmRepository.lock_date reads it, and the person's hours on the date. The caller
+        holds the person's lock, which serializes the person's daily-hours check."""
 
 
 class TimeEntryRepository(Repository[model.TimeEntry], Protocol):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 
 from domain.events import Event
@@ -65,12 +67,9 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
     """Append events as the last step of a transaction; returns their positions."""
     if not pending:
         return []
-    if connection.dialect.name == "postgresql":
-        connection.execute(APPEND_LOCK)
     recorded_at = dt.datetime.now(dt.UTC)
-    positions = []
-    for item in pending:
-        row = {
+    rows = [
+        {
             "event_id": uuid.uuid4(),
             "event_type": item.event.event_type,
             "schema_version": item.event.schema_version,
@@ -81,14 +80,57 @@ def append(connection: Connection, pending: Sequence[PendingEvent]) -> list[int]
             "metadata": item.metadata,
             "recorded_at": recorded_at,
         }
-        positions.append(connection.execute(APPEND, row).scalar_one())
-    return positions
+        for item in pending
+    ]
+    if connection.dialect.name == "postgresql":
+        return _append_locked(connection, rows)
+    return [connection.execute(APPEND, row).scalar_one() for row in rows]
+
+
+def _append_locked(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: take the append lock and insert every event in one statement (one round
+    trip, whatever the number of events); the events go as one JSON array."""
+    events = json.dumps(
+        [
+            row
+            | {
+                "event_id": str(row["event_id"]),
+                "aggregate_id": str(row["aggregate_id"]),
+                "recorded_at": row["recorded_at"].isoformat(),
+            }
+            for row in rows
+        ]
+    )
+    values = {"lock_key": EVENT_LOG_LOCK_KEY, "events": events}
+    return list(connection.execute(APPEND_LOCKED, values).scalars())
 
 
 # Built once: every command appends (see repositories._STATEMENTS for why that matters).
-APPEND_LOCK = select(func.pg_advisory_xact_lock(EVENT_LOG_LOCK_KEY))
 APPEND = insert(event_log).returning(event_log.c.position)
 
+# Each event's column and how it is read from the event's JSON object (`e.value`).
+APPENDED_COLUMNS = {
+    "event_id": "CAST(e.value->>'event_id' AS uuid)",
+    "event_type": "e.value->>'event_type'",
+    "schema_version": "CAST(e.value->>'schema_version' AS integer)",
+    "aggregate_type": "e.value->>'aggregate_type'",
+    "aggregate_id": "CAST(e.value->>'aggregate_id' AS uuid)",
+    "aggregate_version": "CAST(e.value->>'aggregate_version' AS integer)",
+    "data": "e.value->'data'",
+    "metadata": "e.value->'metadata'",
+    "recorded_at": "CAST(e.value->>'recorded_at' AS timestamptz)",
+}
+# The lock (a MATERIALIZED CTE, so that it is neither inlined nor dropped) is joined to every
+# event row, so it is taken before the first row reaches the INSERT, whose default draws the
+# position: no position is drawn before the lock is held. The rows keep the array's order
+# (WITH ORDINALITY), and so do the positions drawn and returned.
+APPEND_LOCKED = text(
+    "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock_key)) "
+    f"INSERT INTO event_log ({', '.join(APPENDED_COLUMNS)}) "
+    f"SELECT {', '.join(APPENDED_COLUMNS.values())} "
+    "FROM held, jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(value, ordinal) "
+    "ORDER BY e.ordinal RETURNING position"
+)
 
 # Projectors never read an event's metadata: leave it out of their reads (a JSON decode less).
 # The columns are RecordedEvent's fields in order, metadata left out.

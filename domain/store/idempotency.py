@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
@@ -39,6 +39,13 @@ class KeptResponse:
 @dataclass(frozen=True)
 class IdempotencyKeys:
     engine: Engine
+    # For the single statements: no BEGIN and COMMIT round trips around them.
+    autocommit: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "autocommit", self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def claim(
         self, caller_id: uuid.UUID, key: str, request_hash: str, now: dt.datetime
@@ -46,7 +53,7 @@ class IdempotencyKeys:
         """Claim the key for this request (None: run it), or the response its first request
         kept. An expired key is a new claim, whether or not the purge has deleted it yet."""
         try:
-            with self.engine.begin() as conn:
+            with self.autocommit.connect() as conn:
                 conn.execute(
                     insert(idempotency_keys).values(
                         caller_id=caller_id, key=key, request_hash=request_hash, created_at=now
@@ -77,7 +84,7 @@ class IdempotencyKeys:
 
     def keep(self, caller_id: uuid.UUID, key: str, response: KeptResponse) -> None:
         """Keep the response for replays of this key."""
-        with self.engine.begin() as conn:
+        with self.autocommit.connect() as conn:
             conn.execute(
                 update(idempotency_keys)
                 .where(idempotency_keys.c.caller_id == caller_id, idempotency_keys.c.key == key)
@@ -86,7 +93,7 @@ class IdempotencyKeys:
 
     def release(self, caller_id: uuid.UUID, key: str) -> None:
         """Forget the claim, so that a retry runs again."""
-        with self.engine.begin() as conn:
+        with self.autocommit.connect() as conn:
             conn.execute(
                 delete(idempotency_keys).where(
                     idempotency_keys.c.caller_id == caller_id, idempotency_keys.c.key == key

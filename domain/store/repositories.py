@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from domain import errors, model
+from domain import errors, model, unit_of_work
 from domain.store import tables
 
 A = TypeVar("A", bound=model.Aggregate)
@@ -87,8 +87,10 @@ class TableRepository(Generic[A]):
 
         query = self.statement(f"load by {by}" + (" for update" if lock else ""), build)
         row = self.connection.execute(query, {"key": value}).one_or_none()
-        if row is None:
-            return None
+        return None if row is None else self.loaded(row)
+
+    def loaded(self, row: Any) -> A:
+        """The aggregate of a row just loaded, seen by this unit of work."""
         aggregate = self.from_row(row)
         aggregate.loaded_version = aggregate.version
         self.seen.append(aggregate)
@@ -320,6 +322,28 @@ class ProjectRepository(TableRepository[model.Project]):
         project_id = self.connection.execute(lock, {"key": value}).scalar_one_or_none()
         return None if project_id is None else self.get(project_id)
 
+    def get_with_day(
+        self, project_id: uuid.UUID, person_id: uuid.UUID, date: dt.date
+    ) -> unit_of_work.ProjectDay | None:
+        """One statement for what LogTime reads after locking the person."""
+
+        def build() -> Select[Any]:
+            lock_date = FirmRepository.lock_date_query(self.connection.dialect.name)
+            return (
+                self.rows()
+                .add_columns(
+                    lock_date.scalar_subquery().label("lock_date"),
+                    hours_on_day().scalar_subquery().label("hours_logged"),
+                )
+                .where(tables.projects.c.id == bindparam("key"))
+            )
+
+        values = {"key": project_id, "person_id": person_id, "date": date, "firm_id": model.FIRM_ID}
+        row = self.connection.execute(self.statement("load with a day", build), values).first()
+        if row is None:
+            return None
+        return unit_of_work.ProjectDay(self.loaded(row), row.lock_date, int(row.hours_logged))
+
     def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> model.Project | None:
         def of_task(key: BindParameter[Any]) -> ColumnElement[bool]:
             owner = select(tables.tasks.c.project_id).where(tables.tasks.c.id == key)
@@ -332,7 +356,8 @@ class ProjectRepository(TableRepository[model.Project]):
             return
         super().save(aggregate)
         members = tables.project_members
-        self.connection.execute(delete(members).where(members.c.project_id == aggregate.id))
+        if aggregate.loaded_version:  # a new project has no members to replace
+            self.connection.execute(delete(members).where(members.c.project_id == aggregate.id))
         if aggregate.members:
             self.connection.execute(
                 insert(members),
@@ -465,19 +490,23 @@ class TimeEntryRepository(TableRepository[model.TimeEntry]):
     def hours_on(
         self, person_id: uuid.UUID, date: dt.date, excluding: uuid.UUID | None = None
     ) -> int:
-        entries = tables.time_entries
-
         def build() -> Select[Any]:
-            query = select(func.coalesce(func.sum(entries.c.hours_hundredths), 0)).where(
-                entries.c.person_id == bindparam("person_id"), entries.c.date == bindparam("date")
-            )
+            query = hours_on_day()
             if excluding is not None:
-                query = query.where(entries.c.id != bindparam("excluding"))
+                query = query.where(tables.time_entries.c.id != bindparam("excluding"))
             return query
 
         purpose = "hours on a day" + (" but one entry" if excluding is not None else "")
         values = {"person_id": person_id, "date": date, "excluding": excluding}
         return int(self.connection.execute(self.statement(purpose, build), values).scalar_one())
+
+
+def hours_on_day() -> Select[Any]:
+    """The hours logged by the person `person_id` on `date`."""
+    entries = tables.time_entries
+    return select(func.coalesce(func.sum(entries.c.hours_hundredths), 0)).where(
+        entries.c.person_id == bindparam("person_id"), entries.c.date == bindparam("date")
+    )
 
 
 class FirmRepository(TableRepository[model.Firm]):
@@ -522,16 +551,16 @@ class FirmRepository(TableRepository[model.Firm]):
     def lock_date(self) -> dt.date | None:
         """The lock date, holding a share lock on the row (PostgreSQL): a lock date being set
         waits for the time commands under way, and they for it."""
-        settings = tables.firm_settings
-
-        def build() -> Select[Any]:
-            query = select(settings.c.lock_date).where(settings.c.id == bindparam("firm_id"))
-            if self.connection.dialect.name == "postgresql":
-                return query.with_for_update(read=True)
-            return query
-
-        statement = self.statement("lock date", build)
+        statement = self.statement(
+            "lock date", lambda: self.lock_date_query(self.connection.dialect.name)
+        )
         return self.connection.execute(statement, {"firm_id": model.FIRM_ID}).scalar_one_or_none()
+
+    @staticmethod
+    def lock_date_query(dialect: str) -> Select[Any]:
+        settings = tables.firm_settings
+        query = select(settings.c.lock_date).where(settings.c.id == bindparam("firm_id"))
+        return query.with_for_update(read=True) if dialect == "postgresql" else query
 
 
 class TimesheetRepository(TableRepository[model.Timesheet]):

@@ -10,10 +10,10 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
-from domain import commands, handlers, model
+from domain import commands, errors, handlers, model
 from domain.store import tables
 from domain.store.unit_of_work import SqlUnitOfWork
 from tests.support.stack import Stack
@@ -192,3 +192,124 @@ def wait_until_blocked_on_a_lock(stack: Stack) -> None:
         while not conn.execute(waiting).scalar_one():
             assert time.monotonic() < deadline, "the second load never waited for the lock"
             time.sleep(0.01)
+
+
+def count_statements(stack: Stack, command: commands.Command) -> int:
+    statements: list[str] = []
+
+    def counted(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = stack.databases.write
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        run(stack, command)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return len(statements)
+
+
+def test_log_time_runs_four_statements(pg_stack: Stack) -> None:
+    """The person locked; the project with the lock date and the day's hours; the entry; the
+    append lock with the event (and BEGIN and COMMIT, which are no statements)."""
+    firm_ = make_firm(pg_stack)
+    run(pg_stack, commands.AddMember(firm_.project_id, firm_.member_id, "Developer"))
+    log = commands.LogTime(firm_.project_id, firm_.member_id, dt.date(2026, 2, 2), 150, True)
+    assert count_statements(pg_stack, log) <= 4
+
+
+def test_a_command_appends_its_events_in_their_order(stack: Stack, firm: Firm) -> None:
+    """Several events of one command take ascending positions in the order recorded."""
+    run(stack, commands.AddMember(firm.project_id, firm.member_id, "Developer"))
+    monday = dt.date(2026, 2, 2)
+    for day in range(3):
+        log = commands.LogTime(
+            firm.project_id, firm.member_id, monday + dt.timedelta(days=day), 100, True
+        )
+        run(stack, log)
+    week = model.week_of(monday)
+    before = run(stack, commands.AddTask(firm.project_id, "Design", 100)).position
+    assert before is not None
+    outcome = run(stack, commands.SubmitTimesheet(firm.member_id, week))
+    log_, entries = tables.event_log, tables.time_entries
+    with stack.databases.write.connect() as conn:
+        appended = conn.execute(
+            select(log_.c.event_type, log_.c.aggregate_id)
+            .where(log_.c.position > before)
+            .order_by(log_.c.position)
+        ).all()
+        entry_ids = conn.execute(select(entries.c.id).order_by(entries.c.id)).scalars().all()
+    # The unit of work saves time entries (loaded in id order) before the timesheet.
+    assert [tuple(row) for row in appended] == [
+        *(("TimeEntrySubmitted", entry_id) for entry_id in entry_ids),
+        ("TimesheetActed", model.timesheet_id(firm.member_id, week)),
+    ]
+    assert outcome.position == before + len(appended)
+
+
+def test_a_log_time_waiting_for_the_person_counts_the_hours_logged_meanwhile(
+    pg_stack: Stack,
+) -> None:
+    """Another command holds the person's lock and logs 20 hours on the day: a LogTime of 10
+    hours that waited for it is refused (its hours are read after the lock is granted)."""
+    firm_ = make_firm(pg_stack)
+    run(pg_stack, commands.AddMember(firm_.project_id, firm_.member_id, "Developer"))
+    day = dt.date(2026, 2, 2)
+    outcomes: list[object] = []
+
+    def log_ten_hours() -> None:
+        try:
+            outcomes.append(
+                run(pg_stack, commands.LogTime(firm_.project_id, firm_.member_id, day, 1000, True))
+            )
+        except errors.DomainError as error:
+            outcomes.append(error)
+
+    with SqlUnitOfWork(pg_stack.databases.write) as holder:
+        person = holder.people.lock(firm_.member_id)
+        project = holder.projects.get(firm_.project_id)
+        assert person is not None and project is not None
+        entry = model.TimeEntry.log(
+            project=project,
+            person=person,
+            date=day,
+            hours_hundredths=2000,
+            billable=True,
+            task_id=None,
+            notes=None,
+            latest_date=dt.date(2099, 1, 1),
+        )
+        holder.time_entries.add(entry)
+        waiter = threading.Thread(target=log_ten_hours)
+        waiter.start()
+        wait_until_blocked_on_a_lock(pg_stack)
+        holder.commit()
+    waiter.join(timeout=10)
+    assert len(outcomes) == 1 and isinstance(outcomes[0], errors.DailyLimitExceeded)
+
+
+def test_a_log_time_waiting_for_a_lock_date_being_set_is_refused_by_it(pg_stack: Stack) -> None:
+    firm_ = make_firm(pg_stack)
+    run(pg_stack, commands.AddMember(firm_.project_id, firm_.member_id, "Developer"))
+    run(pg_stack, commands.SetLockDate(dt.date(2026, 1, 1)))
+    day = dt.date(2026, 2, 2)
+    outcomes: list[object] = []
+
+    def log_time() -> None:
+        log = commands.LogTime(
+            firm_.project_id, firm_.member_id, day, 100, True, actor_id=firm_.member_id
+        )
+        try:
+            outcomes.append(run(pg_stack, log))
+        except errors.DomainError as error:
+            outcomes.append(error)
+
+    with SqlUnitOfWork(pg_stack.databases.write) as holder:
+        settings = holder.firm.current(for_update=True)
+        settings.set_lock_date(day, None)
+        waiter = threading.Thread(target=log_time)
+        waiter.start()
+        wait_until_blocked_on_a_lock(pg_stack)
+        holder.commit()
+    waiter.join(timeout=10)
+    assert len(outcomes) == 1 and isinstance(outcomes[0], errors.PeriodLocked)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any, Self
 
 from domain.model import FIRM_ID, Firm, Timesheet, timesheet_id
+from domain.unit_of_work import ProjectDay
 from tests.support.stack import TEST_POLICY
 
 
@@ -34,11 +35,6 @@ class FakePeople(FakeRepository):
 
     def lock(self, person_id: uuid.UUID) -> Any:
         return self.get(person_id)
-
-
-class FakeProjects(FakeRepository):
-    def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> Any:
-        return next((p for p in self.items.values() if task_id in p.tasks), None)
 
 
 class FakeTimeEntries(FakeRepository):
@@ -85,13 +81,30 @@ class FakeFirm(FakeRepository):
         return None if firm is None else firm.lock_date
 
 
+class FakeProjects(FakeRepository):
+    def __init__(self, time_entries: FakeTimeEntries, firm: FakeFirm) -> None:
+        super().__init__()
+        self.time_entries = time_entries
+        self.firm = firm
+
+    def get_with_day(self, project_id: uuid.UUID, person_id: uuid.UUID, date: dt.date) -> Any:
+        project = self.get(project_id)
+        if project is None:
+            return None
+        hours = self.time_entries.hours_on(person_id, date)
+        return ProjectDay(project, self.firm.lock_date(), hours)
+
+    def get_by_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> Any:
+        return next((p for p in self.items.values() if task_id in p.tasks), None)
+
+
 class FakeUnitOfWork:
     def __init__(self) -> None:
         self.clients = FakeRepository()
         self.people = FakePeople()
-        self.projects = FakeProjects()
         self.time_entries = FakeTimeEntries()
         self.firm = FakeFirm()
+        self.projects = FakeProjects(self.time_entries, self.firm)
         self.timesheets = FakeTimesheets()
         self.policy = TEST_POLICY
         self.committed = False
