@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, MetaData, Table
+from sqlalchemy import Connection, Insert, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import conv
 
@@ -168,7 +168,7 @@ def upsert_statement(
     return many_rows(upsert, table) if many else upsert
 
 
-def many_rows(statement: Any, table: Table) -> Any:
+def many_rows(statement: Insert, table: Table) -> Insert:
     """The INSERT, run with a list of rows as one statement with many VALUES rows.
 
     SQLAlchemy batches an executemany INSERT into multi-row statements only when it has
