@@ -7,18 +7,7 @@ import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Numeric,
-    Table,
-    bindparam,
-    case,
-    delete,
-    func,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from domain import events
 from domain.money import percent
@@ -266,44 +255,46 @@ class ProjectTotals:
         self.at[project_id] = event.recorded_at
 
     def flush(self, conn: Connection, t: TableSet) -> None:
-        touched = [
-            {"key": project_id, **dict(zip(TOTALS, delta, strict=True)), "at": self.at[project_id]}
-            for project_id, delta in self.deltas.items()
-            if any(delta)
-        ]
+        board = t.project_dashboards
+        touched = [project_id for project_id, delta in self.deltas.items() if any(delta)]
         if not touched:
             return
-        result = conn.execute(_add_totals(t.project_dashboards), touched)
-        if result.rowcount != len(touched):
+        current = conn.execute(
+            select(
+                board.c.project_id,
+                board.c.total_hundredths,
+                board.c.billable_hundredths,
+                board.c.billed_cents,
+                board.c.total_cost_cents,
+                board.c.budget_cents,
+            ).where(board.c.project_id.in_(touched))
+        )
+        updates = []
+        for row in current:
+            total, billable, billed, cost = self.deltas[row.project_id]
+            billed += row.billed_cents
+            updates.append(
+                {
+                    "key": row.project_id,
+                    "total_hundredths": row.total_hundredths + total,
+                    "billable_hundredths": row.billable_hundredths + billable,
+                    "billed_cents": billed,
+                    "total_cost_cents": row.total_cost_cents + cost,
+                    "budget_used_pct": percent(billed, row.budget_cents),
+                    "updated_at": self.at[row.project_id],
+                }
+            )
+        if len(updates) != len(touched):
             raise LookupError(f"time logged on projects without a dashboard: {touched}")
-
-
-TOTALS = ("total_hundredths", "billable_hundredths", "billed_cents", "total_cost_cents")
+        conn.execute(_totals_update(board, tuple(updates[0])), updates)
 
 
 @functools.lru_cache(maxsize=16)  # live tables, and the shadows of recent rebuilds
-def _add_totals(board: Table) -> Any:
-    """Add each project's differences to its totals and work out the budget used from the
-    new billed amount, in the database: domain.money.percent in integer arithmetic (halves
-    rounded away from zero), then tenths divided by a NUMERIC 10, which PostgreSQL keeps
-    exact and SQLite stores as the same double as the Decimal it replaces."""
-    billed, budget = board.c.billed_cents + bindparam("billed_cents"), board.c.budget_cents
-    size = (2000 * func.abs(billed) + func.abs(budget)) // (2 * func.abs(budget))
-    tenths = case(
-        (budget == 0, 0),
-        ((billed >= 0) == (budget > 0), size),
-        else_=-size,
-    )
+def _totals_update(board: Table, names: tuple[str, ...]) -> Any:
     return (
         update(board)
         .where(board.c.project_id == bindparam("key"))
-        .values(
-            {name: board.c[name] + bindparam(name) for name in TOTALS}
-            | {
-                "budget_used_pct": tenths / literal(10, Numeric(12, 1)),
-                "updated_at": bindparam("at"),
-            }
-        )
+        .values({name: bindparam(name) for name in names if name != "key"})
     )
 
 

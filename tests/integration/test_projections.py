@@ -129,7 +129,6 @@ def test_verify_catches_a_bug_in_a_helper_the_projectors_use(
     acme = s.client("Acme")
     manager = s.person("Mia", "Wong", "manager")
     project = s.project(acme, manager)
-    s.project(acme, manager, "Quiet")  # no time logged: its percentage is percent()'s alone
     s.log(project, manager, MONDAY, 750)
 
     def off_by_one_week(day: dt.date) -> tuple[str, dt.date]:

@@ -27,7 +27,7 @@ MONDAY = dt.date(2026, 11, 30)
 # The projections a LogTime concerns, and the most statements each may run for one batch of
 # TimeLogged events, whatever its size.
 STATEMENTS_PER_BATCH = {
-    "project_dashboards": 1,
+    "project_dashboards": 2,
     "time_entry_rows": 1,
     "utilization": 1,
     "client_revenue": 1,
@@ -128,8 +128,8 @@ def test_later_events_of_a_batch_win(stack: Stack) -> None:
 
 @pytest.mark.parametrize("budget", [0, 1, 3, 7, 16, 333, 1_000_000, 99_999_999_999])
 def test_the_budget_used_is_percent_of_the_billed_amount(stack: Stack, budget: int) -> None:
-    """The dashboard works out its percentage in SQL: the same figure as domain.money.percent,
-    halves rounded away from zero, on both back ends."""
+    """The budget used after each batch is domain.money.percent of the billed amount, halves
+    rounded away from zero, on both back ends."""
     board = tables.project_dashboards
     project_id = uuid.uuid4()
     billed = [0, 1, 2, 5, 8, 1, 123_456_789, -3]
