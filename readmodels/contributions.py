@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, bindparam, delete
+from sqlalchemy import Connection, Insert, Table, bindparam, delete, select, tuple_
 
 from domain import events
 from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
-from readmodels.projection import TableSet, conflict_insert
+from readmodels.projection import TableSet, conflict_insert, many_rows
 
 TIME_ENTRY_EVENTS: frozenset[type[events.Event]] = frozenset(
     {
@@ -98,7 +98,8 @@ def changes(event_data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Cont
 @dataclass(frozen=True)
 class Buckets:
     """How a report projection files entry changes: which table, whose rows (owner), which
-    period, which sums, and which copied values (names, capacity, budget) each row carries."""
+    period, which sums, and which values (names, capacity, budget) each row copies from the
+    lookup table keyed by its owner (`copied`: column to the lookup's column)."""
 
     table: str
     owner: str
@@ -106,12 +107,13 @@ class Buckets:
     period_columns: tuple[str, str]
     sums: Callable[[Contribution], dict[str, int]]
     counter: str
-    copied: Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]
+    lookup: str
+    copied: tuple[tuple[str, str], ...]
 
 
 class BucketFold:
-    """Folds entry changes into per-bucket sums, then adds them to the rows in bulk and drops
-    the rows whose counter reaches zero."""
+    """Folds entry changes into per-bucket sums, then adds them to the rows in one statement
+    and drops the rows whose counter reaches zero in another."""
 
     def __init__(self, buckets: Buckets) -> None:
         self.buckets = buckets
@@ -134,25 +136,19 @@ class BucketFold:
         b = self.buckets
         table = getattr(t, b.table)
         label_column, start_column = b.period_columns
-        copied = b.copied(conn, t, list({owner for owner, _ in self.sums}))
-        rows = []
-        for (owner, label), bucket in self.sums.items():
-            sums = {name: value for name, value in bucket.items() if name != "start"}
-            rows.append(
-                {b.owner: owner, label_column: label, start_column: bucket["start"]}
-                | copied[owner]
-                | {name: sums.get(name, 0) for name in sum_names(b)}
-            )
-        copied_columns = tuple(next(iter(copied.values())))
-        conn.execute(_add_to_buckets(conn.dialect.name, table, b, copied_columns), rows)
+        rows = [
+            {b.owner: owner, label_column: label, start_column: bucket["start"]}
+            | {name: bucket.get(name, 0) for name in sum_names(b)}
+            for (owner, label), bucket in self.sums.items()
+        ]
+        statement = _add_to_buckets(conn.dialect.name, table, getattr(t, b.lookup), b)
+        conn.execute(statement, rows)
         if self.counter_fell:
             conn.execute(
                 delete(table).where(
-                    table.c[b.owner] == bindparam("owner"),
-                    table.c[label_column] == bindparam("label"),
+                    tuple_(table.c[b.owner], table.c[label_column]).in_(list(self.sums)),
                     table.c[b.counter] <= 0,
-                ),
-                [{"owner": owner, "label": label} for owner, label in self.sums],
+                )
             )
 
 
@@ -161,16 +157,26 @@ def sum_names(buckets: Buckets) -> list[str]:
 
 
 @functools.lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
-def _add_to_buckets(
-    dialect_name: str, table: Table, buckets: Buckets, copied: tuple[str, ...]
-) -> Insert:
-    """Insert bucket rows, or add their sums to the rows there (and refresh copied values).
-    Built once per table: it runs in every batch."""
-    statement = conflict_insert(dialect_name, table)
-    label_column = buckets.period_columns[0]
+def _add_to_buckets(dialect_name: str, table: Table, lookup: Table, buckets: Buckets) -> Insert:
+    """Insert bucket rows, or add their sums to the rows there; either way the copied values
+    are read from the lookup again (a NULL, refused, when the lookup has no row). Built once
+    per table: it runs in every batch."""
+    label_column, start_column = buckets.period_columns
+    given = {
+        name: bindparam(name, type_=table.c[name].type)
+        for name in (buckets.owner, label_column, start_column, *sum_names(buckets))
+    }
+    owner = lookup.c[buckets.owner] == given[buckets.owner]
+    statement = conflict_insert(dialect_name, table).values(
+        **given,
+        **{
+            name: select(lookup.c[source]).where(owner).scalar_subquery()
+            for name, source in buckets.copied
+        },
+    )
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=[buckets.owner, label_column],
         set_={name: table.c[name] + statement.excluded[name] for name in sum_names(buckets)}
-        | {name: statement.excluded[name] for name in copied},
+        | {name: statement.excluded[name] for name, _source in buckets.copied},
     )
-    return upsert
+    return many_rows(upsert, table)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, MetaData, Table
+from sqlalchemy import Connection, Insert, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import conv
 
@@ -146,19 +146,34 @@ def upsert(
     key: tuple[str, ...],
 ) -> None:
     """Insert rows, or update the existing rows with the same key (each row has the same
-    columns)."""
+    columns). A list of rows goes in one statement (see many_rows)."""
+    many = isinstance(values, list)
     columns = tuple(values[0] if isinstance(values, list) else values)
-    connection.execute(upsert_statement(connection.dialect.name, table, columns, key), values)
+    statement = upsert_statement(connection.dialect.name, table, columns, key, many)
+    connection.execute(statement, values)
 
 
 @functools.lru_cache(maxsize=256)  # live tables, and the shadows of recent rebuilds
 def upsert_statement(
-    dialect_name: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
+    dialect_name: str,
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    many: bool = False,
 ) -> Any:
     """INSERT .. ON CONFLICT (key) DO UPDATE of the other columns, built once per shape."""
     statement = conflict_insert(dialect_name, table)
     updates = {name: statement.excluded[name] for name in columns if name not in key}
-    return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+    upsert = statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+    return many_rows(upsert, table) if many else upsert
+
+
+def many_rows(statement: Insert, table: Table) -> Insert:
+    """The INSERT, run with a list of rows as one statement with many VALUES rows.
+
+    SQLAlchemy batches an executemany INSERT into multi-row statements only when it has
+    RETURNING; without, psycopg runs one statement per row. The key returned is unused."""
+    return statement.returning(*table.primary_key.columns)
 
 
 def key_by(field_name: str) -> Callable[[RecordedEvent], str]:

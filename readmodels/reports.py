@@ -5,11 +5,9 @@ bucket row; runs of entry changes are summed in memory first (see contributions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from functools import lru_cache, partial
-from typing import Any
+from functools import partial
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, update
 
 from domain import events
 from domain.store.event_log import RecordedEvent
@@ -24,31 +22,6 @@ from readmodels.contributions import (
 )
 from readmodels.dashboards import person_name
 from readmodels.projection import Projection, TableSet, key_by, upsert
-
-
-def _copied(
-    table: str, owner: str, columns: dict[str, str]
-) -> Callable[[Connection, TableSet, list[Any]], dict[Any, dict[str, Any]]]:
-    """Load, per owner, the values each bucket row copies from the projection's lookup."""
-
-    def load(conn: Connection, t: TableSet, owners: list[Any]) -> dict[Any, dict[str, Any]]:
-        lookup = getattr(t, table)
-        rows = conn.execute(
-            _lookup_query(lookup, owner, tuple(columns.values())), {"owners": owners}
-        )
-        found = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
-        if len(found) != len(owners):
-            raise LookupError(f"{table} has no row for {set(owners) - set(found)}")
-        return found
-
-    return load
-
-
-@lru_cache(maxsize=64)  # live tables, and the shadows of recent rebuilds
-def _lookup_query(lookup: Table, owner: str, sources: tuple[str, ...]) -> Any:
-    return select(lookup.c[owner], *(lookup.c[source] for source in sources)).where(
-        lookup.c[owner].in_(bindparam("owners", expanding=True))
-    )
 
 
 def on_person(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -78,11 +51,8 @@ UTILIZATION = Buckets(
         "entries": c.entries,
     },
     counter="entries",
-    copied=_copied(
-        "utilization__people",
-        "person_id",
-        {"person_name": "name", "capacity_hundredths": "capacity_hundredths"},
-    ),
+    lookup="utilization__people",
+    copied=(("person_name", "name"), ("capacity_hundredths", "capacity_hundredths")),
 )
 
 utilization = Projection(
@@ -127,7 +97,8 @@ CLIENT_REVENUE = Buckets(
     period_columns=("month", "month_start"),
     sums=_revenue_sums,
     counter="entries",
-    copied=_copied("client_revenue__clients", "client_id", {"client_name": "name"}),
+    lookup="client_revenue__clients",
+    copied=(("client_name", "name"),),
 )
 
 client_revenue = Projection(
@@ -168,7 +139,8 @@ BUDGET_BURN = Buckets(
         "entries": c.entries,
     },
     counter="entries",
-    copied=_copied("budget_burn__projects", "project_id", {"budget_cents": "budget_cents"}),
+    lookup="budget_burn__projects",
+    copied=(("budget_cents", "budget_cents"),),
 )
 
 budget_burn = Projection(
@@ -210,7 +182,8 @@ PROJECT_PROFITABILITY = Buckets(
         "entries": c.entries,
     },
     counter="entries",
-    copied=_copied("project_profitability__projects", "project_id", {"project_name": "name"}),
+    lookup="project_profitability__projects",
+    copied=(("project_name", "name"),),
 )
 
 project_profitability = Projection(

@@ -4,11 +4,22 @@ status, and the last action on the week as a whole (who submitted, approved or r
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    select,
+    tuple_,
+    update,
+)
 
 from domain import events
 from domain.model import ENTRY_STATUSES
@@ -16,9 +27,17 @@ from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.contributions import TIME_ENTRY_EVENTS, counts, entry_date, iso_week
 from readmodels.dashboards import person_name
-from readmodels.projection import Projection, TableSet, key_by, upsert
+from readmodels.projection import (
+    Projection,
+    TableSet,
+    conflict_insert,
+    key_by,
+    many_rows,
+    upsert,
+)
 
 STATUS_COLUMNS = {status: f"{status}_entries" for status in ENTRY_STATUSES}
+COUNTED_COLUMNS = (*STATUS_COLUMNS.values(), "hundredths")
 
 
 def week_status(entries_by_status: Mapping[str, int]) -> str:
@@ -70,7 +89,8 @@ def _name(conn: Connection, t: TableSet, person_id: uuid.UUID | None) -> str | N
 
 class WeekChanges:
     """Folds entry changes into per-week differences (entries by status, counted hours), then
-    rewrites each touched week's row from its current one."""
+    reads the touched weeks' rows, deletes those left with no entries and writes the others
+    in one statement."""
 
     def __init__(self) -> None:
         self.deltas: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
@@ -93,55 +113,78 @@ class WeekChanges:
         if not self.deltas:
             return
         weeks = t.timesheet_weeks
-        people = {person_id for person_id, _week in self.deltas}
         current = {
-            (row.person_id, row.week): dict(row._mapping)
-            for row in conn.execute(select(weeks).where(weeks.c.person_id.in_(people)))
-            if (row.person_id, row.week) in self.deltas
+            (row.person_id, row.week): row
+            for row in conn.execute(
+                _counts_query(weeks), {"pairs": [tuple(pair) for pair in self.deltas]}
+            )
         }
-        lookup = t.timesheet_weeks__people
-        names = dict(
-            conn.execute(
-                select(lookup.c.person_id, lookup.c.name).where(lookup.c.person_id.in_(people))
-            ).all()
-        )
+        rows, emptied = [], []
         for (person_id, week), delta in self.deltas.items():
-            row = current.get((person_id, week)) or self._new_row(conn, t, person_id, week, delta)
-            for column in (*STATUS_COLUMNS.values(), "hundredths"):
-                row[column] += delta.get(column, 0)
-            if sum(row[column] for column in STATUS_COLUMNS.values()) == 0:
-                conn.execute(
-                    delete(weeks).where(weeks.c.person_id == person_id, weeks.c.week == week)
-                )
+            row = current.get((person_id, week))
+            counted = {
+                column: (getattr(row, column) if row else 0) + delta.get(column, 0)
+                for column in COUNTED_COLUMNS
+            }
+            if sum(counted[column] for column in STATUS_COLUMNS.values()) == 0:
+                emptied.append((person_id, week))
                 continue
-            row["status"] = week_status(
-                {status: row[column] for status, column in STATUS_COLUMNS.items()}
+            status = week_status({s: counted[column] for s, column in STATUS_COLUMNS.items()})
+            rows.append(
+                {"person_id": person_id, "week": week, "week_start": delta["week_start"]}
+                | counted
+                | {"status": status}
             )
-            row["person_name"] = names[person_id]
-            upsert(conn, weeks, row, ("person_id", "week"))
+        if emptied:
+            conn.execute(delete(weeks).where(_week_in(weeks, emptied)))
+        if rows:
+            conn.execute(
+                _write_weeks(
+                    conn.dialect.name, weeks, t.timesheet_weeks__people, t.timesheet_weeks__actions
+                ),
+                rows,
+            )
 
-    @staticmethod
-    def _new_row(
-        conn: Connection, t: TableSet, person_id: uuid.UUID, week: str, delta: dict[str, Any]
-    ) -> dict[str, Any]:
-        actions = t.timesheet_weeks__actions
-        action = conn.execute(
-            select(actions.c.last_action, actions.c.acted_by, actions.c.reason).where(
-                actions.c.person_id == person_id, actions.c.week == week
-            )
-        ).one_or_none()
-        acted_by = action.acted_by if action else None
-        return {
-            "person_id": person_id,
-            "week": week,
-            "week_start": delta["week_start"],
-            "hundredths": 0,
-            **dict.fromkeys(STATUS_COLUMNS.values(), 0),
-            "last_action": action.last_action if action else None,
-            "acted_by": acted_by,
-            "acted_by_name": _name(conn, t, acted_by),
-            "reason": action.reason if action else None,
-        }
+
+def _week_in(weeks: Table, pairs: Any) -> ColumnElement[bool]:
+    return tuple_(weeks.c.person_id, weeks.c.week).in_(pairs)
+
+
+@functools.lru_cache(maxsize=16)  # live tables, and the shadows of recent rebuilds
+def _counts_query(weeks: Table) -> Select[Any]:
+    return select(weeks.c.person_id, weeks.c.week, *(weeks.c[c] for c in COUNTED_COLUMNS)).where(
+        _week_in(weeks, bindparam("pairs", expanding=True))
+    )
+
+
+@functools.lru_cache(maxsize=16)  # live tables, and the shadows of recent rebuilds
+def _write_weeks(dialect_name: str, weeks: Table, people: Table, actions: Table) -> Any:
+    """Insert week rows, or set the counts and status of those there. A new row copies the
+    person's name and the week's last action (and its actor's name) from the lookups; an
+    existing row has them already, kept up to date by on_person and on_timesheet_acted."""
+    given = {
+        name: bindparam(name, type_=weeks.c[name].type)
+        for name in ("person_id", "week", "week_start", *COUNTED_COLUMNS, "status")
+    }
+    person_id, week = given["person_id"], given["week"]
+    action = actions.c.person_id == person_id, actions.c.week == week
+    actor = people.alias("actor")
+    statement = conflict_insert(dialect_name, weeks).values(
+        **given,
+        person_name=select(people.c.name).where(people.c.person_id == person_id).scalar_subquery(),
+        last_action=select(actions.c.last_action).where(*action).scalar_subquery(),
+        acted_by=select(actions.c.acted_by).where(*action).scalar_subquery(),
+        acted_by_name=select(actor.c.name)
+        .join(actions, actions.c.acted_by == actor.c.person_id)
+        .where(*action)
+        .scalar_subquery(),
+        reason=select(actions.c.reason).where(*action).scalar_subquery(),
+    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=["person_id", "week"],
+        set_={name: statement.excluded[name] for name in (*COUNTED_COLUMNS, "status")},
+    )
+    return many_rows(upsert, weeks)
 
 
 projection = Projection(
