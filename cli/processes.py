@@ -7,6 +7,7 @@ settings (the bench's ceilings and baselines run under `tally serve`'s gunicorn 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,13 +34,22 @@ class Launch:
         return self.defaults | dict(inherited)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class ApiOptions:
     """`tally serve`'s options, and their defaults."""
 
     bind: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 2
+    # One process per core, 4 threads each: on 2 cores shared with PostgreSQL and the worker,
+    # 4 processes served fewer requests than 2 (docs/benchmarks.md, "gunicorn's workers").
+    workers: int = usable_cores()
     threads: int = 4
     # Seconds gunicorn gives a worker to finish its requests when stopping (gunicorn's own
     # default when None).
