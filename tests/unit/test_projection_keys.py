@@ -13,6 +13,7 @@ from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels.projection import Projection, TableSet, key_by
 from readmodels.registry import PROJECTIONS, by_name
+from workers.delivery import GROUP
 
 
 def ignore(conn: Connection, t: TableSet, event: RecordedEvent) -> None:
@@ -83,3 +84,7 @@ def test_every_registered_projection_applies_only_events_of_the_domain() -> None
     }
     for registered in PROJECTIONS.values():
         assert registered.event_types <= recorded
+
+
+def test_no_projection_shares_the_group_catch_ups_wakeup_flag() -> None:
+    assert GROUP not in PROJECTIONS
