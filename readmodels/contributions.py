@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, delete, select, tup
 from domain import events
 from domain.model import COUNTED_STATUSES
 from domain.store.event_log import RecordedEvent
-from readmodels.projection import TableSet, conflict_insert, many_rows
+from readmodels.projection import TableSet, conflict_insert, insert_rows
 
 TIME_ENTRY_EVENTS: frozenset[type[events.Event]] = frozenset(
     {
@@ -142,7 +142,7 @@ class BucketFold:
             for (owner, label), bucket in self.sums.items()
         ]
         statement = _add_to_buckets(conn.dialect.name, table, getattr(t, b.lookup), b)
-        conn.execute(statement, rows)
+        insert_rows(conn, statement, table, rows)
         if self.counter_fell:
             conn.execute(
                 delete(table).where(
@@ -179,4 +179,4 @@ def _add_to_buckets(dialect_name: str, table: Table, lookup: Table, buckets: Buc
         set_={name: table.c[name] + statement.excluded[name] for name in sum_names(buckets)}
         | {name: statement.excluded[name] for name, _source in buckets.copied},
     )
-    return many_rows(upsert, table)
+    return upsert

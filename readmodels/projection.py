@@ -146,11 +146,13 @@ def upsert(
     key: tuple[str, ...],
 ) -> None:
     """Insert rows, or update the existing rows with the same key (each row has the same
-    columns). A list of rows goes in one statement (see many_rows)."""
-    many = isinstance(values, list)
+    columns). A short list of rows goes in one statement (see insert_rows)."""
     columns = tuple(values[0] if isinstance(values, list) else values)
-    statement = upsert_statement(connection.dialect.name, table, columns, key, many)
-    connection.execute(statement, values)
+    statement = upsert_statement(connection.dialect.name, table, columns, key)
+    if isinstance(values, list):
+        insert_rows(connection, statement, table, values)
+    else:
+        connection.execute(statement, values)
 
 
 @functools.lru_cache(maxsize=256)  # live tables, and the shadows of recent rebuilds
@@ -159,19 +161,32 @@ def upsert_statement(
     table: Table,
     columns: tuple[str, ...],
     key: tuple[str, ...],
-    many: bool = False,
 ) -> Any:
     """INSERT .. ON CONFLICT (key) DO UPDATE of the other columns, built once per shape."""
     statement = conflict_insert(dialect_name, table)
     updates = {name: statement.excluded[name] for name in columns if name not in key}
     upsert = statement.on_conflict_do_update(index_elements=list(key), set_=updates)
-    return many_rows(upsert, table) if many else upsert
+    return upsert
 
 
-def many_rows(statement: Insert, table: Table) -> Insert:
-    """The INSERT, run with a list of rows as one statement with many VALUES rows.
+# Up to this many rows, an INSERT goes as one statement with many VALUES rows: one round trip
+# for a live batch's few rows. A rebuild's batches of thousands of rows go as psycopg's
+# executemany, one prepared statement run per row: rendering and planning statements of
+# hundreds of VALUES rows made the rebuild of time_entry_rows twice as slow
+# (docs/benchmarks.md, session 7).
+MANY_ROWS_LIMIT = 50
 
-    SQLAlchemy batches an executemany INSERT into multi-row statements only when it has
+
+def insert_rows(connection: Connection, statement: Insert, table: Table, rows: list[Any]) -> None:
+    """Run the INSERT for every row: in one statement when the rows are few."""
+    if len(rows) <= MANY_ROWS_LIMIT:
+        statement = _returning_key(statement, table)
+    connection.execute(statement, rows)
+
+
+@functools.lru_cache(maxsize=256)  # one per INSERT statement built once
+def _returning_key(statement: Insert, table: Table) -> Insert:
+    """SQLAlchemy batches an executemany INSERT into multi-row statements only when it has
     RETURNING; without, psycopg runs one statement per row. The key returned is unused."""
     return statement.returning(*table.primary_key.columns)
 

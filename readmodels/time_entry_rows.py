@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, literal, select, union_all, update
 
 from domain import events
 from domain.store.event_log import RecordedEvent
 from readmodels import tables
 from readmodels.contributions import TIME_ENTRY_EVENTS
 from readmodels.dashboards import person_name
-from readmodels.projection import Projection, TableSet, conflict_insert, key_by, upsert
+from readmodels.projection import Projection, TableSet, key_by, upsert
 
 
 def _id(value: str | None) -> uuid.UUID | None:
@@ -105,10 +103,30 @@ class EntryRows:
 
     def flush(self, conn: Connection, t: TableSet) -> None:
         rows = t.time_entry_rows
-        if self.new:
-            _insert_rows(conn, t, list(self.new.values()))
+        new = list(self.new.values())
+        # Every name the rows copy, in one round trip.
+        tasks, people, projects, clients = _names(
+            conn,
+            [
+                (t.time_entry_rows__tasks, "task_id", [*new, *self.changed.values()]),
+                (t.time_entry_rows__people, "person_id", new),
+                (t.time_entry_rows__projects, "project_id", new),
+                (t.time_entry_rows__clients, "client_id", new),
+            ],
+        )
+        if new:
+            values = [
+                row
+                | {
+                    "person_name": people[row["person_id"]],
+                    "project_name": projects[row["project_id"]],
+                    "client_name": clients[row["client_id"]],
+                    "task_name": tasks.get(row["task_id"]),
+                }
+                for row in new
+            ]
+            upsert(conn, rows, values, ("id",))
         if self.changed:
-            tasks = _task_names(conn, t.time_entry_rows__tasks, self.changed.values())
             updates = [
                 {"key": entry_id, **fields, "task_name": tasks.get(fields["task_id"])}
                 for entry_id, fields in self.changed.items()
@@ -123,75 +141,6 @@ class EntryRows:
             conn.execute(delete(rows).where(rows.c.id.in_(self.deleted)))
 
 
-def _insert_rows(conn: Connection, t: TableSet, new: list[dict[str, Any]]) -> None:
-    """Write new rows in one statement, with the names they copy read by it."""
-    statement = _insert_statement(
-        conn.dialect.name,
-        t.time_entry_rows,
-        (
-            t.time_entry_rows__people,
-            t.time_entry_rows__projects,
-            t.time_entry_rows__clients,
-            t.time_entry_rows__tasks,
-        ),
-    )
-    written = conn.execute(statement, new).all()
-    # A name found nowhere is a NULL the table refuses, but a task's name may be NULL.
-    tasks = {row.task_id for row in written if row.task_id is not None and row.task_name is None}
-    if tasks:
-        raise LookupError(f"{t.time_entry_rows__tasks.name} has no row for {tasks}")
-
-
-@functools.lru_cache(maxsize=16)  # live tables, and the shadows of recent rebuilds
-def _insert_statement(dialect_name: str, rows: Table, lookups: tuple[Table, ...]) -> Any:
-    """Insert rows (or replace those with the same id), each copying the name of its person,
-    project, client and task from the lookups."""
-    given = {
-        name: bindparam(name, type_=rows.c[name].type)
-        for name in ("id", "person_id", "project_id", "client_id", *ENTRY_FIELDS)
-    }
-    names = {}
-    for lookup in lookups:
-        key = lookup.primary_key.columns[0]
-        subject = key.name.removesuffix("_id")
-        names[f"{subject}_name"] = (
-            select(lookup.c.name).where(key == given[key.name]).scalar_subquery()
-        )
-    statement = conflict_insert(dialect_name, rows).values(**given, **names)
-    upsert = statement.on_conflict_do_update(
-        index_elements=["id"],
-        set_={name: statement.excluded[name] for name in (*given, *names) if name != "id"},
-    )
-    return upsert.returning(rows.c.task_id, rows.c.task_name)
-
-
-def _task_names(
-    conn: Connection, tasks: Table, changed: Iterable[dict[str, Any]]
-) -> dict[uuid.UUID, str]:
-    wanted = {fields["task_id"] for fields in changed if fields["task_id"] is not None}
-    if not wanted:
-        return {}
-    found: dict[uuid.UUID, str] = dict(
-        conn.execute(select(tasks.c.task_id, tasks.c.name).where(tasks.c.task_id.in_(wanted))).all()
-    )
-    if len(found) != len(wanted):
-        raise LookupError(f"{tasks.name} has no row for {wanted - set(found)}")
-    return found
-
-
-ENTRY_FIELDS = (
-    "date",
-    "hours_hundredths",
-    "billable",
-    "value_cents",
-    "billable_amount_cents",
-    "status",
-    "notes",
-    "task_id",
-    "rejection_reason",
-)
-
-
 def _entry_fields(after: dict[str, Any]) -> dict[str, Any]:
     return {
         "date": dt.date.fromisoformat(after["date"]),
@@ -203,6 +152,27 @@ def _entry_fields(after: dict[str, Any]) -> dict[str, Any]:
         "notes": after["notes"],
         "task_id": _id(after["task_id"]),
     }
+
+
+def _names(
+    conn: Connection, lookups: list[tuple[Table, str, list[dict[str, Any]]]]
+) -> list[dict[Any, str]]:
+    """For each (lookup table, key column, rows): the name of every key the rows carry."""
+    wanted = [{row[key] for row in rows if row[key] is not None} for _table, key, rows in lookups]
+    queries = [
+        select(literal(index), table.c[key], table.c.name).where(table.c[key].in_(ids))
+        for index, ((table, key, _rows), ids) in enumerate(zip(lookups, wanted, strict=True))
+        if ids
+    ]
+    found: list[dict[Any, str]] = [{} for _ in lookups]
+    if queries:
+        statement = queries[0] if len(queries) == 1 else union_all(*queries)
+        for index, key, name in conn.execute(statement):
+            found[index][key] = name
+    for (table, _key, _rows), ids, names in zip(lookups, wanted, found, strict=True):
+        if len(names) != len(ids):
+            raise LookupError(f"{table.name} has no row for {ids - set(names)}")
+    return found
 
 
 projection = Projection(

@@ -31,8 +31,8 @@ from readmodels.projection import (
     Projection,
     TableSet,
     conflict_insert,
+    insert_rows,
     key_by,
-    many_rows,
     upsert,
 )
 
@@ -138,12 +138,10 @@ class WeekChanges:
         if emptied:
             conn.execute(delete(weeks).where(_week_in(weeks, emptied)))
         if rows:
-            conn.execute(
-                _write_weeks(
-                    conn.dialect.name, weeks, t.timesheet_weeks__people, t.timesheet_weeks__actions
-                ),
-                rows,
+            statement = _write_weeks(
+                conn.dialect.name, weeks, t.timesheet_weeks__people, t.timesheet_weeks__actions
             )
+            insert_rows(conn, statement, weeks, rows)
 
 
 def _week_in(weeks: Table, pairs: Any) -> ColumnElement[bool]:
@@ -184,7 +182,7 @@ def _write_weeks(dialect_name: str, weeks: Table, people: Table, actions: Table)
         index_elements=["person_id", "week"],
         set_={name: statement.excluded[name] for name in (*COUNTED_COLUMNS, "status")},
     )
-    return many_rows(upsert, weeks)
+    return upsert
 
 
 projection = Projection(

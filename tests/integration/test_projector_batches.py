@@ -19,6 +19,7 @@ from readmodels import tables
 from readmodels.catchup.checkpoints import checkpoint_position, read_window
 from readmodels.catchup.loop import catch_up
 from readmodels.dashboards import ProjectTotals
+from readmodels.projection import MANY_ROWS_LIMIT
 from readmodels.registry import PROJECTIONS, affected_by
 from tests.support.scenario import Scenario
 from tests.support.stack import Stack
@@ -28,7 +29,7 @@ MONDAY = dt.date(2026, 11, 30)
 # TimeLogged events, whatever its size.
 STATEMENTS_PER_BATCH = {
     "project_dashboards": 2,
-    "time_entry_rows": 1,
+    "time_entry_rows": 2,
     "utilization": 1,
     "client_revenue": 1,
     "budget_burn": 1,
@@ -82,6 +83,21 @@ def test_a_batch_of_time_logged_costs_a_bounded_number_of_statements(stack: Stac
                     conn.rollback()
             assert 1 <= len(statements) <= most, (name, size, statements)
     s.catch_up()
+    assert s.drift() == {}
+
+
+def test_a_batch_of_more_rows_than_one_statement_takes_gives_the_same_read_models(
+    stack: Stack,
+) -> None:
+    """Above MANY_ROWS_LIMIT rows (a rebuild's batches) the rows go one statement each."""
+    s = Scenario(stack.databases)
+    _client, people, projects = firm(s)
+    count = MANY_ROWS_LIMIT + 10
+    for i in range(count):
+        s.log(projects[i % 2], people[i % 3], MONDAY - dt.timedelta(days=i), 25 + i)
+    for projection in affected_by({"TimeLogged"}):
+        result = catch_up(stack.databases, projection, batch_size=500)
+        assert result.caught_up and result.applied == count, (projection.name, result)
     assert s.drift() == {}
 
 
