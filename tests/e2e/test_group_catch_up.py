@@ -10,12 +10,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import redis
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from domain import commands
 from readmodels.catchup.checkpoints import checkpoint_position, head_position, locked_checkpoint
@@ -30,6 +28,7 @@ from tests.e2e.conftest import LEDGER_PLUGIN, Commands, actual_ledger, expected_
 from tests.support import ledger
 from tests.support.scenario import Scenario
 from tests.support.stack import TEST_POLICY, Stack, start_worker, wait_until
+from tests.support.statements import statements_on
 from workers.celery_app import make_celery
 from workers.delivery import GROUP_TASK
 
@@ -107,20 +106,6 @@ def test_a_group_reads_the_events_from_a_separate_write_database(split_stack: St
     assert_read_models_clean(split_stack)
 
 
-@contextmanager
-def counted_statements(stack: Stack) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(stack.databases.read, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(stack.databases.read, "before_cursor_execute", count)
-
-
 def catch_up_statements(statements: list[str]) -> Counter[str]:
     """The catch-up's own statements by kind (the projectors' writes left out)."""
     kinds: Counter[str] = Counter()
@@ -145,7 +130,7 @@ def test_a_group_batch_reads_the_events_once_however_many_projections_it_holds(
     for names in (["project_dashboards", "directory"], list(PROJECTIONS)):
         stack.reset()
         firm(stack, 9)
-        with counted_statements(stack) as statements:
+        with statements_on(stack.databases.read) as statements:
             result = catch_up_group(stack.databases, [PROJECTIONS[n] for n in names], batch_size=4)
         assert result.caught_up
         counts[len(names)] = catch_up_statements(statements)
@@ -158,7 +143,7 @@ def test_a_group_batch_reads_the_events_once_however_many_projections_it_holds(
     )
     stack.reset()
     firm(stack, 9)
-    with counted_statements(stack) as statements:
+    with statements_on(stack.databases.read) as statements:
         for projection in PROJECTIONS.values():
             catch_up(stack.databases, projection, batch_size=4)
     assert catch_up_statements(statements)["lock"] == batches * len(PROJECTIONS)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from domain import commands
 from domain.money import percent
@@ -23,6 +21,7 @@ from readmodels.projection import MANY_ROWS_LIMIT
 from readmodels.registry import PROJECTIONS, affected_by
 from tests.support.scenario import Scenario
 from tests.support.stack import Stack
+from tests.support.statements import statements_on
 
 MONDAY = dt.date(2026, 11, 30)
 # The projections a LogTime concerns, and the most statements each may run for one batch of
@@ -36,20 +35,6 @@ STATEMENTS_PER_BATCH = {
     "project_profitability": 1,
     "timesheets": 2,
 }
-
-
-@contextmanager
-def counted(stack: Stack) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(stack.databases.read, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(stack.databases.read, "before_cursor_execute", count)
 
 
 def firm(s: Scenario) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]:
@@ -78,7 +63,7 @@ def test_a_batch_of_time_logged_costs_a_bounded_number_of_statements(stack: Stac
                 batch = read_window(conn, projection, after, 10_000).events[:size]
                 conn.rollback()
                 assert [e.event_type for e in batch] == ["TimeLogged"] * size
-                with conn.begin(), counted(stack) as statements:
+                with conn.begin(), statements_on(stack.databases.read) as statements:
                     projection.apply_batch(conn, projection.live_tables(), batch)
                     conn.rollback()
             assert 1 <= len(statements) <= most, (name, size, statements)

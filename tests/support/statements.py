@@ -31,10 +31,19 @@ def _listening(targets: list[Any], name: str, seen: list[Any]) -> Iterator[list[
 
 @contextmanager
 def statements_of(app: Flask) -> Iterator[list[str]]:
-    """The statements the app's engines run inside the block, as SQL text."""
+    """The statements the app's engines run inside the block, as SQL text (listed when the
+    block ends)."""
+    with statements_on(*_engines(app)) as texts:
+        yield texts
+
+
+@contextmanager
+def statements_on(*engines: Any) -> Iterator[list[str]]:
+    """The statements the engines run inside the block, as SQL text (listed when the block
+    ends)."""
     seen: list[tuple[Any, ...]] = []
     texts: list[str] = []
-    with _listening(_engines(app), "before_cursor_execute", seen):
+    with _listening(list(engines), "before_cursor_execute", seen):
         yield texts
         texts.extend(args[2] for args in seen)
 
