@@ -22,7 +22,7 @@ from readmodels.catchup.loop import catch_up
 from readmodels.dashboards import projection as dashboards
 from readmodels.rebuild import rebuild
 from readmodels.registry import PROJECTIONS
-from readmodels.tables import parked_events, project_dashboards, projection_checkpoints
+from readmodels.tables import project_dashboards, projection_checkpoints
 from readmodels.verify import verify
 from tests.conftest import make_app
 from tests.e2e.conftest import LEDGER_PLUGIN, Commands, actual_ledger, expected_ledger
@@ -281,18 +281,8 @@ def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
     run_commands.rename(bad, "Bad 3")
     last = run_commands.rename(good, "Good 3")
 
-    def parked_positions() -> list[int]:
-        with stack.databases.read.connect() as conn:
-            return list(
-                conn.execute(
-                    select(parked_events.c.position)
-                    .where(parked_events.c.projection == "test_ledger")
-                    .order_by(parked_events.c.position)
-                ).scalars()
-            )
-
     wait_until(
-        lambda: len(parked_positions()) == 2,
+        lambda: len(ledger.parked_positions(stack.databases.read)) == 2,
         timeout=30,
         message=lambda: ledger_worker.output()[-3000:],
     )
@@ -312,7 +302,9 @@ def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
     client = app.test_client()
     listed = client.get("/api/v1/ops/projections/test_ledger/parked", headers=admin)
     assert listed.status_code == 200
-    assert [item["position"] for item in listed.get_json()["items"]] == parked_positions()
+    assert [item["position"] for item in listed.get_json()["items"]] == ledger.parked_positions(
+        stack.databases.read
+    )
     assert all(item["event_key"] == str(bad) for item in listed.get_json()["items"])
     status = client.get("/api/v1/ops/projections", headers=admin).get_json()["items"]
     assert {row["name"]: row for row in status}["test_ledger"]["status"] == "failing"
@@ -322,7 +314,7 @@ def test_a_failing_key_is_retried_then_parked_while_other_keys_go_on(
     retried = client.post("/api/v1/ops/projections/test_ledger/parked/retry", headers=admin)
     assert retried.status_code == 200, retried.get_json()
     assert retried.get_json()["still_parked"] == 0
-    assert parked_positions() == []
+    assert ledger.parked_positions(stack.databases.read) == []
     assert actual_ledger(stack) == expected_ledger(stack)
     with stack.databases.read.connect() as conn:
         actions = conn.execute(text("SELECT action, actor FROM operator_actions")).all()

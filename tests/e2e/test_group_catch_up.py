@@ -21,7 +21,7 @@ from readmodels.catchup.failures import RetryPolicy
 from readmodels.catchup.group import catch_up_group
 from readmodels.catchup.loop import catch_up
 from readmodels.registry import PROJECTIONS, affected_by
-from readmodels.tables import parked_events, projection_checkpoints
+from readmodels.tables import projection_checkpoints
 from readmodels.verify import CHECKS, verify
 from service.commands import CommandService
 from tests.e2e.conftest import LEDGER_PLUGIN, Commands, actual_ledger, expected_ledger
@@ -173,17 +173,6 @@ def test_a_group_batch_skips_a_checkpoint_locked_by_another_transaction(
     assert actual_ledger(stack) == expected_ledger(stack)
 
 
-def parked_positions(stack: Stack) -> list[int]:
-    with stack.databases.read.connect() as conn:
-        return list(
-            conn.execute(
-                select(parked_events.c.position)
-                .where(parked_events.c.projection == "test_ledger")
-                .order_by(parked_events.c.position)
-            ).scalars()
-        )
-
-
 def failing_state(stack: Stack) -> tuple[int | None, int, int]:
     with stack.databases.read.connect() as conn:
         row = conn.execute(
@@ -224,7 +213,10 @@ def test_a_projector_raising_in_a_group_batch_is_retried_then_parked_as_alone(
     time.sleep(0.25)
     retried = catch_up(stack.databases, ledger.projection, policy=policy)  # the retry task
     assert retried.caught_up
-    assert parked_positions(stack) == [renames[1].position, renames[3].position]
+    assert ledger.parked_positions(stack.databases.read) == [
+        renames[1].position,
+        renames[3].position,
+    ]
     assert failing_state(stack) == (None, 0, 2)
     assert actual_ledger(stack)[str(good)] == expected_ledger(stack)[str(good)]
     assert actual_ledger(stack)[str(bad)][0] == 1  # only its registration got through

@@ -26,6 +26,7 @@ from domain import events
 from domain.store.event_log import RecordedEvent
 from domain.store.tables import NAMING_CONVENTION
 from readmodels.projection import Projection, TableSet, key_by, upsert
+from readmodels.tables import parked_events
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -47,6 +48,18 @@ test_faults = Table(
 
 PAUSE_MARKER_ENV = "TALLY_TEST_PAUSE_MARKER"
 SLOW_SECONDS = 1.0  # well inside a task's 2 s time slice, so no successor is queued
+
+
+def parked_positions(engine: Engine) -> list[int]:
+    """The positions of the ledger's parked events, in order."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(parked_events.c.position)
+                .where(parked_events.c.projection == test_ledger.name)
+                .order_by(parked_events.c.position)
+            ).scalars()
+        )
 
 
 def inject_fault(engine: Engine, client_id: object, mode: str) -> None:
